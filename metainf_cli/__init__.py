@@ -1,0 +1,1 @@
+"""The `metainf` command line: one sub-command group per role."""
