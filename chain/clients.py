@@ -66,6 +66,7 @@ class ProviderInfo:
     unstake_ready_at: int
     registered: bool
     slashed: bool
+    open_cases: int
     stake: int
     pending_unstake: int
     price_per_second: int
@@ -154,11 +155,11 @@ class AttestationRegistryClient(_Client):
 
     def challenge_attestation(
         self, attestation: Attestation, signature: bytes, counter_report_hash: bytes | str, bond_wei: int
-    ) -> int:
+    ) -> TxReceipt:
         fn = self.contract.functions.challengeAttestation(
             attestation.as_tuple(), signature, as_bytes32(counter_report_hash)
         )
-        return self._events("ChallengeOpened", self._send(fn, bond_wei))[0]["args"]["challengeId"]
+        return self._send(fn, bond_wei)
 
     def challenge_batch_item(
         self,
@@ -169,11 +170,15 @@ class AttestationRegistryClient(_Client):
         signature: bytes,
         counter_report_hash: bytes | str,
         bond_wei: int,
-    ) -> int:
+    ) -> TxReceipt:
         fn = self.contract.functions.challengeBatchItem(
             header.as_tuple(), leaves, index, item.as_tuple(), signature, as_bytes32(counter_report_hash)
         )
-        return self._events("ChallengeOpened", self._send(fn, bond_wei))[0]["args"]["challengeId"]
+        return self._send(fn, bond_wei)
+
+    def challenge_id(self, receipt: TxReceipt) -> int:
+        """The id of the challenge a ``challenge_*`` receipt opened."""
+        return self._events("ChallengeOpened", receipt)[0]["args"]["challengeId"]
 
     def resolve_challenge(self, challenge_id: int, upheld: bool) -> TxReceipt:
         return self._send(self.contract.functions.resolveChallenge(challenge_id, upheld))
@@ -232,11 +237,15 @@ class JobMarketClient(_Client):
         workload_id: bytes | str,
         deadline: int,
         escrow_wei: int,
-    ) -> int:
+    ) -> TxReceipt:
         fn = self.contract.functions.createJob(
             as_bytes32(spec_hash), as_bytes32(model_id), as_bytes32(workload_id), deadline
         )
-        return self._events("JobCreated", self._send(fn, escrow_wei))[0]["args"]["jobId"]
+        return self._send(fn, escrow_wei)
+
+    def created_job_id(self, receipt: TxReceipt) -> int:
+        """The id of the job a ``create_job`` receipt opened."""
+        return self._events("JobCreated", receipt)[0]["args"]["jobId"]
 
     def assign_job(self, job_id: int, provider: str, method_id: bytes | str, price_wei: int) -> TxReceipt:
         fn = self.contract.functions.assignJob(job_id, provider, as_bytes32(method_id), price_wei)

@@ -76,8 +76,10 @@ def advance_time(w3: Web3, seconds: int) -> int:
     provider = w3.provider
     tester = getattr(provider, "ethereum_tester", None)
     if tester is not None:
-        now = w3.eth.get_block("latest")["timestamp"]
-        tester.time_travel(now + seconds)
+        # eth-tester's pending block may already be ahead of the latest one.
+        pending = tester.get_block_by_number("pending")["timestamp"]
+        latest = w3.eth.get_block("latest")["timestamp"]
+        tester.time_travel(max(pending, latest) + seconds)
     else:
         provider.make_request("evm_increaseTime", [seconds])
         provider.make_request("evm_mine", [])

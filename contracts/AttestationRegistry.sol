@@ -238,6 +238,7 @@ contract AttestationRegistry is AccessControl, ReentrancyGuard, EIP712 {
         Challenge storage c = _challenges[challengeId];
         if (c.status != ChallengeStatus.Open) revert ChallengeNotOpen(challengeId);
         c.status = upheld ? ChallengeStatus.Upheld : ChallengeStatus.Rejected;
+        registry.closeCase(c.provider);
         uint256 slashed;
         uint256 reward;
         if (upheld) {
@@ -321,7 +322,7 @@ contract AttestationRegistry is AccessControl, ReentrancyGuard, EIP712 {
     function _checkFresh(address provider, uint64 nonce, uint64 timestamp) private {
         uint64 last = lastNonce[provider];
         if (nonce <= last) revert NonceNotIncreasing(nonce, last);
-        if (timestamp + maxClockSkew < block.timestamp || timestamp > block.timestamp + maxClockSkew) {
+        if (uint256(timestamp) + maxClockSkew < block.timestamp || timestamp > block.timestamp + maxClockSkew) {
             revert TimestampOutOfRange(timestamp, block.timestamp);
         }
         lastNonce[provider] = nonce;
@@ -335,7 +336,10 @@ contract AttestationRegistry is AccessControl, ReentrancyGuard, EIP712 {
 
     function _requireAgentEverSigned(address provider, bytes32 digest, bytes calldata signature) private view {
         address signer = ECDSA.recover(digest, signature);
-        if (registry.providerOfAgent(signer) != provider) revert SignerNotProviderAgent(signer, provider);
+        // Unbound keys map to address(0): a claim "by" the zero address proves nothing.
+        if (provider == address(0) || registry.providerOfAgent(signer) != provider) {
+            revert SignerNotProviderAgent(signer, provider);
+        }
     }
 
     function _openChallenge(address provider, uint64 timestamp, bytes32 claimHash, bytes32 counterReportHash)
@@ -358,6 +362,7 @@ contract AttestationRegistry is AccessControl, ReentrancyGuard, EIP712 {
             counterReportHash: counterReportHash
         });
         challengeOf[claimHash] = id;
+        registry.openCase(provider);
         emit ChallengeOpened(id, provider, msg.sender, claimHash, counterReportHash, msg.value);
     }
 

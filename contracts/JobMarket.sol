@@ -147,6 +147,7 @@ contract JobMarket is AccessControl, ReentrancyGuard {
         uint256 endsAt = uint256(j.submittedAt) + challengeWindow;
         if (block.timestamp >= endsAt) revert ChallengeWindowClosed(endsAt, block.timestamp);
         j.status = Status.Disputed;
+        registry.openCase(j.provider);
         emit JobDisputed(jobId, msg.sender);
     }
 
@@ -211,6 +212,7 @@ contract JobMarket is AccessControl, ReentrancyGuard {
     function resolveDispute(uint256 jobId, bool providerAtFault) external onlyRole(ARBITER_ROLE) {
         Job storage j = _job(jobId);
         _expect(jobId, j, Status.Disputed);
+        registry.closeCase(j.provider);
         uint256 slashed;
         if (providerAtFault) {
             j.status = Status.Refunded;

@@ -18,6 +18,7 @@ contract ProviderRegistry is AccessControl, ReentrancyGuard {
         uint64 unstakeReadyAt; // when `pendingUnstake` may be withdrawn
         bool registered;
         bool slashed; // a slashed provider can never attest or take jobs again
+        uint32 openCases; // challenges and disputes pending against it: unstaking waits for them
         uint128 stake; // active stake
         uint128 pendingUnstake; // stake in cooldown, still slashable
         uint128 pricePerSecond; // wei per second of compute
@@ -51,6 +52,8 @@ contract ProviderRegistry is AccessControl, ReentrancyGuard {
     event UnstakeCompleted(address indexed provider, uint256 amount);
     event Slashed(address indexed provider, address indexed beneficiary, uint256 amount, address indexed by);
     event Withdrawn(address indexed account, uint256 amount);
+    event CaseOpened(address indexed provider, uint256 openCases, address indexed by);
+    event CaseClosed(address indexed provider, uint256 openCases, address indexed by);
 
     error AlreadyRegistered(address provider);
     error NotRegistered(address provider);
@@ -64,6 +67,9 @@ contract ProviderRegistry is AccessControl, ReentrancyGuard {
     error CooldownNotOver(uint256 readyAt, uint256 nowTs);
     error NothingToWithdraw(address account);
     error TransferFailed(address to, uint256 amount);
+    error StakeTooLarge(uint256 stake);
+    error CasesPending(uint256 openCases);
+    error NoOpenCase(address provider);
 
     constructor(address admin, uint256 minStake_, uint64 unstakeCooldown_) {
         if (admin == address(0)) revert ZeroAddress();
@@ -81,6 +87,7 @@ contract ProviderRegistry is AccessControl, ReentrancyGuard {
         Provider storage p = _providers[msg.sender];
         if (p.registered) revert AlreadyRegistered(msg.sender);
         if (msg.value < minStake) revert StakeBelowMinimum(msg.value, minStake);
+        if (msg.value > type(uint128).max) revert StakeTooLarge(msg.value);
         _bindAgent(msg.sender, agent);
         p.registered = true;
         p.agent = agent;
@@ -94,7 +101,9 @@ contract ProviderRegistry is AccessControl, ReentrancyGuard {
     function addStake() external payable {
         Provider storage p = _registered(msg.sender);
         if (msg.value == 0) revert ZeroAmount();
-        p.stake += uint128(msg.value);
+        uint256 newStake = uint256(p.stake) + msg.value;
+        if (newStake > type(uint128).max) revert StakeTooLarge(newStake);
+        p.stake = uint128(newStake);
         emit StakeAdded(msg.sender, msg.value, p.stake);
     }
 
@@ -137,6 +146,7 @@ contract ProviderRegistry is AccessControl, ReentrancyGuard {
         uint256 amount = p.pendingUnstake;
         if (amount == 0) revert ZeroAmount();
         if (block.timestamp < p.unstakeReadyAt) revert CooldownNotOver(p.unstakeReadyAt, block.timestamp);
+        if (p.openCases != 0) revert CasesPending(p.openCases);
         p.pendingUnstake = 0;
         p.unstakeReadyAt = 0;
         withdrawable[msg.sender] += amount;
@@ -164,6 +174,21 @@ contract ProviderRegistry is AccessControl, ReentrancyGuard {
         taken = fromStake + fromPending;
         withdrawable[beneficiary] += taken;
         emit Slashed(provider, beneficiary, taken, msg.sender);
+    }
+
+    /// @notice A challenge or dispute against `provider` was opened; its stake stays put until
+    /// every open case is closed, so a provider cannot unstake its way out of a ruling.
+    function openCase(address provider) external onlyRole(SLASHER_ROLE) {
+        Provider storage p = _registered(provider);
+        p.openCases += 1;
+        emit CaseOpened(provider, p.openCases, msg.sender);
+    }
+
+    function closeCase(address provider) external onlyRole(SLASHER_ROLE) {
+        Provider storage p = _registered(provider);
+        if (p.openCases == 0) revert NoOpenCase(provider);
+        p.openCases -= 1;
+        emit CaseClosed(provider, p.openCases, msg.sender);
     }
 
     // ------------------------------------------------------------------ pull payments

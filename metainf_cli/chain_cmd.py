@@ -1,0 +1,98 @@
+"""`metainf chain ...`: local testnet, deployment, gas report."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+
+STATE_DIR = Path(".metainf")
+PID_FILE = STATE_DIR / "hardhat.pid"
+
+
+@click.group()
+def chain() -> None:
+    """Local testnet, deployment and gas report."""
+
+
+def _deploy_to(rpc_url: str, out_dir: Path) -> None:
+    from chain.connection import ChainConfig, connect, fund, is_dev_chain
+    from chain.deploy import ETHER, deploy_market
+    from chain.keys import KeyNotFound, key_file_path, load_account, write_throwaway_keys
+
+    w3 = connect(ChainConfig(rpc_url=rpc_url))
+    try:
+        admin = load_account("admin")
+    except KeyNotFound:
+        if not is_dev_chain(w3):
+            raise click.ClickException("no admin key: set METAINF_ADMIN_KEY or add it to the key file")
+        admin = write_throwaway_keys(key_file_path(), ["admin"])["admin"]
+        click.echo(f"throwaway admin key written to {key_file_path()}")
+    if is_dev_chain(w3) and w3.eth.get_balance(admin.address) < ETHER:
+        fund(w3, admin.address, 100 * ETHER)
+    deployment = deploy_market(w3, admin)
+    path = deployment.save(out_dir)
+    click.echo(f"chain {deployment.chain_id} at block {deployment.block_number}")
+    click.echo(f"  ProviderRegistry     {deployment.provider_registry}")
+    click.echo(f"  AttestationRegistry  {deployment.attestation_registry}")
+    click.echo(f"  JobMarket            {deployment.job_market}")
+    click.echo(f"deployment written to {path}")
+
+
+@chain.command()
+@click.option("--port", default=8545, show_default=True)
+@click.option("--deployments", "out_dir", default="deployments", type=click.Path(path_type=Path))
+def up(port: int, out_dir: Path) -> None:
+    """Start `hardhat node` on 127.0.0.1:PORT (unless one answers there) and deploy."""
+    from chain.hardhat import HardhatNode, rpc_chain_id
+
+    url = f"http://127.0.0.1:{port}"
+    if rpc_chain_id(url) is None:
+        STATE_DIR.mkdir(exist_ok=True)
+        node = HardhatNode(port=port, log_path=STATE_DIR / "hardhat.log").start(detach=True)
+        PID_FILE.write_text(str(node.process.pid))
+        click.echo(f"hardhat node started at {url} (pid {node.process.pid}, log {STATE_DIR / 'hardhat.log'})")
+    else:
+        click.echo(f"using the node already answering at {url}")
+    _deploy_to(url, out_dir)
+
+
+@chain.command()
+def down() -> None:
+    """Stop the hardhat node that `metainf chain up` started."""
+    from chain.hardhat import stop_pid
+
+    if not PID_FILE.exists():
+        click.echo("no node started by `metainf chain up` is recorded; nothing to stop")
+        return
+    pid = int(PID_FILE.read_text())
+    stopped = stop_pid(pid)
+    PID_FILE.unlink()
+    click.echo(f"stopped hardhat node (pid {pid})" if stopped else f"pid {pid} was already gone")
+
+
+@chain.command()
+@click.option("--rpc", "rpc_url", required=True, help="JSON-RPC URL, or 'inprocess'.")
+@click.option("--deployments", "out_dir", default="deployments", type=click.Path(path_type=Path))
+def deploy(rpc_url: str, out_dir: Path) -> None:
+    """Deploy the contracts to any EVM JSON-RPC endpoint and write deployments/<chainId>.json."""
+    _deploy_to(rpc_url, out_dir)
+
+
+@chain.command("gas-report")
+@click.option("--json", "json_out", type=click.Path(path_type=Path), help="Write the figures here.")
+def gas_report(json_out: Path | None) -> None:
+    """Gas of each market operation on the in-process EVM."""
+    from chain.connection import connect
+    from chain.round_trip import run_round_trip
+
+    gas = run_round_trip(connect()).gas
+    width = max(map(len, gas))
+    click.echo(f"{'operation':<{width}}  gas")
+    for name, used in gas.items():
+        click.echo(f"{name:<{width}}  {used:>9,}")
+    if json_out:
+        json_out.parent.mkdir(parents=True, exist_ok=True)
+        json_out.write_text(json.dumps(gas, indent=2) + "\n")
+        click.echo(f"written to {json_out}")

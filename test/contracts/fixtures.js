@@ -1,0 +1,251 @@
+// Shared fixtures and helpers for the contract test suite.
+//
+// The deployment mirrors chain/deploy.py: ProviderRegistry, AttestationRegistry and JobMarket
+// with MarketParams' defaults, SLASHER_ROLE granted to both consumers of stake, and the
+// MATCHER/ARBITER roles given to dedicated signers.
+const { ethers, network } = require("hardhat");
+const { time } = require("@nomicfoundation/hardhat-network-helpers");
+
+const ETHER = 10n ** 18n;
+const DAY = 24 * 3600;
+
+// Mirrors chain.deploy.MarketParams defaults.
+const PARAMS = {
+  minStake: ETHER,
+  unstakeCooldown: 7 * DAY,
+  maxClockSkew: 3600,
+  attestationChallengeWindow: 3 * DAY,
+  minChallengeBond: ETHER / 10n,
+  slashAmount: ETHER / 2n,
+  challengerShareBps: 5_000,
+  protocolFeeBps: 200,
+  jobChallengeWindow: 3600,
+};
+
+const UINT64_MAX = 2n ** 64n - 1n;
+const HW = ethers.id("hw:nvidia-h100-sxm");
+const HW2 = ethers.id("hw:nvidia-h200");
+const PRICE_PER_SEC = 1_000_000_000n;
+const METADATA = "ipfs://provider-metadata";
+
+// ------------------------------------------------------------------ EIP-712 schema
+
+const MEASUREMENT_FIELDS = [
+  { name: "hardwareId", type: "bytes32" },
+  { name: "modelId", type: "bytes32" },
+  { name: "workloadId", type: "bytes32" },
+  { name: "methodId", type: "bytes32" },
+  { name: "tokensPerSecX1000", type: "uint64" },
+  { name: "ttftP50Us", type: "uint64" },
+  { name: "tpotP50Us", type: "uint64" },
+  { name: "peakMemBytes", type: "uint64" },
+  { name: "reportHash", type: "bytes32" },
+];
+const ATTESTATION_TYPES = {
+  Attestation: [
+    { name: "provider", type: "address" },
+    ...MEASUREMENT_FIELDS,
+    { name: "nonce", type: "uint64" },
+    { name: "timestamp", type: "uint64" },
+  ],
+};
+const BATCH_TYPES = {
+  AttestationBatch: [
+    { name: "provider", type: "address" },
+    { name: "root", type: "bytes32" },
+    { name: "count", type: "uint64" },
+    { name: "nonce", type: "uint64" },
+    { name: "timestamp", type: "uint64" },
+  ],
+};
+const MEASUREMENT_KEYS = MEASUREMENT_FIELDS.map((f) => f.name);
+const MEASUREMENT_TYPE_STRING =
+  "Measurement(" + MEASUREMENT_FIELDS.map((f) => `${f.type} ${f.name}`).join(",") + ")";
+
+async function domainOf(attest, overrides = {}) {
+  const { chainId } = await ethers.provider.getNetwork();
+  return {
+    name: "MetaInfAttestationRegistry",
+    version: "1",
+    chainId,
+    verifyingContract: await attest.getAddress(),
+    ...overrides,
+  };
+}
+
+/** A measurement with deterministic, realistic (mostly non-zero) field values. */
+function makeMeasurement(i = 0, overrides = {}) {
+  return {
+    hardwareId: HW,
+    modelId: ethers.id(`model:llama-3.1-8b#${i % 4}`),
+    workloadId: ethers.id(`workload:chat-512-128#${i % 3}`),
+    methodId: ethers.id(`method:spec-decode#${i % 2}`),
+    tokensPerSecX1000: 1_234_567n + BigInt(i),
+    ttftP50Us: 45_000n + BigInt(i),
+    tpotP50Us: 8_000n + BigInt(i),
+    peakMemBytes: 70_000_000_000n + BigInt(i),
+    reportHash: ethers.id(`report#${i}`),
+    ...overrides,
+  };
+}
+
+function makeAttestation(provider, nonce, timestamp, i = 0, overrides = {}) {
+  return { provider, ...makeMeasurement(i), nonce: BigInt(nonce), timestamp: BigInt(timestamp), ...overrides };
+}
+
+/** Tuple form, in the order of the Solidity struct (for events' withArgs and raw encoding). */
+function measurementTuple(m) {
+  return MEASUREMENT_KEYS.map((k) => m[k]);
+}
+
+/** JS recomputation of AttestationRegistry.hashMeasurement (EIP-712 struct hash). */
+function leafOf(m, metricType = "uint64") {
+  const types = ["bytes32", ...MEASUREMENT_FIELDS.map((f) => (f.type === "uint64" ? metricType : f.type))];
+  return ethers.keccak256(
+    ethers.AbiCoder.defaultAbiCoder().encode(types, [ethers.id(MEASUREMENT_TYPE_STRING), ...measurementTuple(m)]),
+  );
+}
+
+function rootOf(leaves) {
+  return ethers.keccak256(ethers.concat(leaves));
+}
+
+async function signAttestation(signer, attest, a, domainOverrides = {}) {
+  return signer.signTypedData(await domainOf(attest, domainOverrides), ATTESTATION_TYPES, a);
+}
+
+async function signBatch(signer, attest, header, root, domainOverrides = {}) {
+  const value = { provider: header.provider, root, count: header.count, nonce: header.nonce, timestamp: header.timestamp };
+  return signer.signTypedData(await domainOf(attest, domainOverrides), BATCH_TYPES, value);
+}
+
+/** Build, hash and sign a batch of `n` measurements. */
+async function makeSignedBatch(signer, attest, provider, nonce, timestamp, n, start = 0) {
+  const items = Array.from({ length: n }, (_, i) => makeMeasurement(start + i));
+  const leaves = items.map((m) => leafOf(m));
+  const root = rootOf(leaves);
+  const header = { provider, count: BigInt(n), nonce: BigInt(nonce), timestamp: BigInt(timestamp) };
+  const signature = await signBatch(signer, attest, header, root);
+  return { header, items, leaves, root, signature };
+}
+
+/** The EIP-712 digest the contract computes for an attestation. */
+async function attestationDigest(attest, a) {
+  return ethers.TypedDataEncoder.hash(await domainOf(attest), ATTESTATION_TYPES, a);
+}
+
+// ------------------------------------------------------------------ chain helpers
+
+/** Pin the next block's timestamp and return it (makes time-dependent revert args exact). */
+async function pinNextTimestamp(delta = 1) {
+  const t = (await time.latest()) + delta;
+  await time.setNextBlockTimestamp(t);
+  return t;
+}
+
+/** A signer for an address we hold no key for (e.g. a contract that rejects ETH). */
+async function impersonate(address, balance = 10n * ETHER) {
+  await network.provider.request({ method: "hardhat_impersonateAccount", params: [address] });
+  await network.provider.send("hardhat_setBalance", [address, ethers.toQuantity(balance)]);
+  return ethers.getSigner(address);
+}
+
+async function gasCost(txOrReceipt) {
+  const receipt = txOrReceipt.wait ? await txOrReceipt.wait() : txOrReceipt;
+  return receipt.gasUsed * receipt.gasPrice;
+}
+
+// ------------------------------------------------------------------ fixtures
+
+async function deployFixture() {
+  const [admin, treasury, matcher, arbiter, provider, agent, provider2, agent2, client, challenger, other, newAgent] =
+    await ethers.getSigners();
+
+  const registry = await ethers.deployContract("ProviderRegistry", [
+    admin.address,
+    PARAMS.minStake,
+    PARAMS.unstakeCooldown,
+  ]);
+  const attest = await ethers.deployContract("AttestationRegistry", [
+    admin.address,
+    await registry.getAddress(),
+    treasury.address,
+    PARAMS.maxClockSkew,
+    PARAMS.attestationChallengeWindow,
+    PARAMS.minChallengeBond,
+    PARAMS.slashAmount,
+    PARAMS.challengerShareBps,
+  ]);
+  const market = await ethers.deployContract("JobMarket", [
+    admin.address,
+    await registry.getAddress(),
+    treasury.address,
+    PARAMS.protocolFeeBps,
+    PARAMS.jobChallengeWindow,
+  ]);
+
+  const SLASHER_ROLE = await registry.SLASHER_ROLE();
+  const ARBITER_ROLE = await attest.ARBITER_ROLE();
+  const MATCHER_ROLE = await market.MATCHER_ROLE();
+  await registry.grantRole(SLASHER_ROLE, await attest.getAddress());
+  await registry.grantRole(SLASHER_ROLE, await market.getAddress());
+  await attest.grantRole(ARBITER_ROLE, arbiter.address);
+  await market.grantRole(MATCHER_ROLE, matcher.address);
+  await market.grantRole(await market.ARBITER_ROLE(), arbiter.address);
+
+  return {
+    registry,
+    attest,
+    market,
+    roles: { SLASHER_ROLE, ARBITER_ROLE, MATCHER_ROLE },
+    admin,
+    treasury,
+    matcher,
+    arbiter,
+    provider,
+    agent,
+    provider2,
+    agent2,
+    client,
+    challenger,
+    other,
+    newAgent,
+  };
+}
+
+/** deployFixture plus `provider` registered (agent key `agent`) with 2 ETH of stake. */
+async function registeredFixture() {
+  const f = await deployFixture();
+  await f.registry.connect(f.provider).register(f.agent.address, HW, PRICE_PER_SEC, METADATA, { value: 2n * ETHER });
+  return f;
+}
+
+module.exports = {
+  ETHER,
+  DAY,
+  PARAMS,
+  UINT64_MAX,
+  HW,
+  HW2,
+  PRICE_PER_SEC,
+  METADATA,
+  ATTESTATION_TYPES,
+  BATCH_TYPES,
+  MEASUREMENT_FIELDS,
+  MEASUREMENT_TYPE_STRING,
+  domainOf,
+  makeMeasurement,
+  makeAttestation,
+  measurementTuple,
+  leafOf,
+  rootOf,
+  signAttestation,
+  signBatch,
+  makeSignedBatch,
+  attestationDigest,
+  pinNextTimestamp,
+  impersonate,
+  gasCost,
+  deployFixture,
+  registeredFixture,
+};
