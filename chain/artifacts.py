@@ -56,7 +56,9 @@ def export_from_hardhat(repo_root: Path, out_dir: Path = ARTIFACT_DIR) -> list[P
     fingerprint = source_fingerprint(repo_root)
     written = []
     for name in CONTRACT_NAMES:
-        src = repo_root / "cache" / "hardhat-artifacts" / "contracts" / f"{name}.sol" / f"{name}.json"
+        src = (
+            repo_root / "cache" / "hardhat-artifacts" / "contracts" / f"{name}.sol" / f"{name}.json"
+        )
         data = json.loads(src.read_text())
         out = out_dir / f"{name}.json"
         out.write_text(

@@ -44,7 +44,9 @@ class _Client:
 
     def _send(self, fn: ContractFunction, value: int = 0) -> TxReceipt:
         if self.signer is None:
-            raise ReadOnlyClient(f"{self.contract_name} client has no signing account; use .as_(account)")
+            raise ReadOnlyClient(
+                f"{self.contract_name} client has no signing account; use .as_(account)"
+            )
         return self.signer.send(fn, value)
 
     def _events(self, name: str, receipt: TxReceipt) -> list[Any]:
@@ -53,7 +55,9 @@ class _Client:
         return list(getattr(self.contract.events, name)().process_receipt(receipt, errors=DISCARD))
 
     def logs(self, name: str, from_block: int, to_block: int | str = "latest") -> list[Any]:
-        return list(getattr(self.contract.events, name)().get_logs(from_block=from_block, to_block=to_block))
+        return list(
+            getattr(self.contract.events, name)().get_logs(from_block=from_block, to_block=to_block)
+        )
 
 
 # --------------------------------------------------------------------------- ProviderRegistry
@@ -78,9 +82,17 @@ class ProviderRegistryClient(_Client):
     contract_name = "ProviderRegistry"
 
     def register(
-        self, *, agent: str, hardware_id: bytes | str, price_per_second: int, metadata_uri: str, stake_wei: int
+        self,
+        *,
+        agent: str,
+        hardware_id: bytes | str,
+        price_per_second: int,
+        metadata_uri: str,
+        stake_wei: int,
     ) -> TxReceipt:
-        fn = self.contract.functions.register(agent, as_bytes32(hardware_id), price_per_second, metadata_uri)
+        fn = self.contract.functions.register(
+            agent, as_bytes32(hardware_id), price_per_second, metadata_uri
+        )
         return self._send(fn, stake_wei)
 
     def add_stake(self, amount_wei: int) -> TxReceipt:
@@ -149,12 +161,20 @@ class AttestationRegistryClient(_Client):
     def attest(self, attestation: Attestation, signature: bytes) -> TxReceipt:
         return self._send(self.contract.functions.attest(attestation.as_tuple(), signature))
 
-    def attest_batch(self, header: BatchHeader, items: list[Measurement], signature: bytes) -> TxReceipt:
-        fn = self.contract.functions.attestBatch(header.as_tuple(), [m.as_tuple() for m in items], signature)
+    def attest_batch(
+        self, header: BatchHeader, items: list[Measurement], signature: bytes
+    ) -> TxReceipt:
+        fn = self.contract.functions.attestBatch(
+            header.as_tuple(), [m.as_tuple() for m in items], signature
+        )
         return self._send(fn)
 
     def challenge_attestation(
-        self, attestation: Attestation, signature: bytes, counter_report_hash: bytes | str, bond_wei: int
+        self,
+        attestation: Attestation,
+        signature: bytes,
+        counter_report_hash: bytes | str,
+        bond_wei: int,
     ) -> TxReceipt:
         fn = self.contract.functions.challengeAttestation(
             attestation.as_tuple(), signature, as_bytes32(counter_report_hash)
@@ -172,7 +192,12 @@ class AttestationRegistryClient(_Client):
         bond_wei: int,
     ) -> TxReceipt:
         fn = self.contract.functions.challengeBatchItem(
-            header.as_tuple(), leaves, index, item.as_tuple(), signature, as_bytes32(counter_report_hash)
+            header.as_tuple(),
+            leaves,
+            index,
+            item.as_tuple(),
+            signature,
+            as_bytes32(counter_report_hash),
         )
         return self._send(fn, bond_wei)
 
@@ -194,7 +219,9 @@ class AttestationRegistryClient(_Client):
 
     def get_challenge(self, challenge_id: int) -> ChallengeInfo:
         raw = call(self.contract.functions.getChallenge(challenge_id))
-        return ChallengeInfo(challenge_id, raw[0], raw[1], raw[2], ChallengeStatus(raw[3]), *raw[4:])
+        return ChallengeInfo(
+            challenge_id, raw[0], raw[1], raw[2], ChallengeStatus(raw[3]), *raw[4:]
+        )
 
 
 # --------------------------------------------------------------------------- JobMarket
@@ -247,7 +274,9 @@ class JobMarketClient(_Client):
         """The id of the job a ``create_job`` receipt opened."""
         return self._events("JobCreated", receipt)[0]["args"]["jobId"]
 
-    def assign_job(self, job_id: int, provider: str, method_id: bytes | str, price_wei: int) -> TxReceipt:
+    def assign_job(
+        self, job_id: int, provider: str, method_id: bytes | str, price_wei: int
+    ) -> TxReceipt:
         fn = self.contract.functions.assignJob(job_id, provider, as_bytes32(method_id), price_wei)
         return self._send(fn)
 
@@ -300,4 +329,6 @@ class Market:
         )
 
     def as_(self, account: LocalAccount) -> Market:
-        return Market(self.registry.as_(account), self.attestations.as_(account), self.jobs.as_(account))
+        return Market(
+            self.registry.as_(account), self.attestations.as_(account), self.jobs.as_(account)
+        )

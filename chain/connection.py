@@ -49,7 +49,9 @@ def connect(config: ChainConfig | None = None) -> Web3:
         from web3 import EthereumTesterProvider
 
         return Web3(EthereumTesterProvider())
-    w3 = Web3(Web3.HTTPProvider(config.rpc_url, request_kwargs={"timeout": config.request_timeout_s}))
+    w3 = Web3(
+        Web3.HTTPProvider(config.rpc_url, request_kwargs={"timeout": config.request_timeout_s})
+    )
     if not w3.is_connected():
         raise ConnectionError(f"no JSON-RPC node answers at {config.rpc_url}")
     return w3

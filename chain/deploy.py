@@ -79,7 +79,9 @@ class Deployment:
     def load(cls, directory: Path, chain_id: int) -> Deployment:
         path = directory / f"{chain_id}.json"
         if not path.exists():
-            raise DeploymentError(f"no deployment for chain {chain_id} at {path}; run `metainf chain deploy`")
+            raise DeploymentError(
+                f"no deployment for chain {chain_id} at {path}; run `metainf chain deploy`"
+            )
         return cls.from_json(path.read_text())
 
 

@@ -65,7 +65,11 @@ DOMAIN_TYPEHASH = keccak(text=_type_string("EIP712Domain", DOMAIN_FIELDS))
 
 
 def as_bytes32(value: str | bytes) -> bytes:
-    raw = bytes.fromhex(value[2:] if value.startswith("0x") else value) if isinstance(value, str) else value
+    raw = (
+        bytes.fromhex(value[2:] if value.startswith("0x") else value)
+        if isinstance(value, str)
+        else value
+    )
     if len(raw) != 32:
         raise AttestationSchemaError(f"expected 32 bytes, got {len(raw)}")
     return raw

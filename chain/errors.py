@@ -83,7 +83,11 @@ def _revert_bytes(exc: BaseException) -> bytes | None:
     if isinstance(data, bytes):
         return data
     for arg in exc.args:
-        if isinstance(arg, dict) and isinstance(arg.get("data"), str) and arg["data"].startswith("0x"):
+        if (
+            isinstance(arg, dict)
+            and isinstance(arg.get("data"), str)
+            and arg["data"].startswith("0x")
+        ):
             return bytes.fromhex(arg["data"][2:])
         if isinstance(arg, bytes):
             return arg

@@ -56,8 +56,10 @@ def run_round_trip(w3: Web3, say: Callable[[str], None] = lambda _: None) -> Rou
         out.log.append(msg)
         say(msg)
 
-    note(f"deployed on chain {deployment.chain_id}: registry {deployment.provider_registry}, "
-         f"attestations {deployment.attestation_registry}, jobs {deployment.job_market}")
+    note(
+        f"deployed on chain {deployment.chain_id}: registry {deployment.provider_registry}, "
+        f"attestations {deployment.attestation_registry}, jobs {deployment.job_market}"
+    )
     market = Market.at(w3, deployment)
     provider, agent, client, admin = acct["provider"], acct["agent"], acct["client"], acct["admin"]
     hardware_id = content_id({"kind": "hardware", "cpu": "demo", "threads": 2})
@@ -74,8 +76,12 @@ def run_round_trip(w3: Web3, say: Callable[[str], None] = lambda _: None) -> Rou
 
     domain = market.attestations.domain()
     now = w3.eth.get_block("latest")["timestamp"]
-    single = Attestation(provider.address, example_measurement(0, hardware_id), nonce=1, timestamp=now)
-    receipt = market.attestations.as_(agent).attest(single, sign_attestation(single, domain, agent.key))
+    single = Attestation(
+        provider.address, example_measurement(0, hardware_id), nonce=1, timestamp=now
+    )
+    receipt = market.attestations.as_(agent).attest(
+        single, sign_attestation(single, domain, agent.key)
+    )
     out.gas["attest"] = receipt["gasUsed"]
     note(f"single attestation accepted ({receipt['gasUsed']} gas)")
 
@@ -100,9 +106,9 @@ def run_round_trip(w3: Web3, say: Callable[[str], None] = lambda _: None) -> Rou
     job_id = jobs_client.created_job_id(receipt)
     out.gas["create_job"] = receipt["gasUsed"]
     price = escrow // 2
-    out.gas["assign_job"] = market.jobs.as_(admin).assign_job(job_id, provider.address, items[0].methodId, price)[
-        "gasUsed"
-    ]
+    out.gas["assign_job"] = market.jobs.as_(admin).assign_job(
+        job_id, provider.address, items[0].methodId, price
+    )["gasUsed"]
     result_hash = content_id({"job": job_id, "outputs": ["world"]})
     out.gas["submit_result"] = market.jobs.as_(agent).submit_result(job_id, result_hash)["gasUsed"]
     advance_time(w3, params.job_challenge_window_s + 1)
@@ -117,9 +123,15 @@ def run_round_trip(w3: Web3, say: Callable[[str], None] = lambda _: None) -> Rou
             raise AssertionError(f"{address} is owed {amount} but may withdraw {got}")
     before = w3.eth.get_balance(provider.address)
     receipt = market.jobs.as_(provider).withdraw()
-    paid = w3.eth.get_balance(provider.address) - before + receipt["gasUsed"] * receipt["effectiveGasPrice"]
+    paid = (
+        w3.eth.get_balance(provider.address)
+        - before
+        + receipt["gasUsed"] * receipt["effectiveGasPrice"]
+    )
     if paid != price - fee:
         raise AssertionError(f"provider withdrew {paid}, expected {price - fee}")
-    note(f"job {job_id}: escrow {escrow} wei, price {price}, provider paid {paid}, "
-         f"client refund {escrow - price}, protocol fee {fee}")
+    note(
+        f"job {job_id}: escrow {escrow} wei, price {price}, provider paid {paid}, "
+        f"client refund {escrow - price}, protocol fee {fee}"
+    )
     return out

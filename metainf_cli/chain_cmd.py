@@ -26,7 +26,9 @@ def _deploy_to(rpc_url: str, out_dir: Path) -> None:
         admin = load_account("admin")
     except KeyNotFound:
         if not is_dev_chain(w3):
-            raise click.ClickException("no admin key: set METAINF_ADMIN_KEY or add it to the key file")
+            raise click.ClickException(  # noqa: B904 - KeyNotFound adds nothing here
+                "no admin key: set METAINF_ADMIN_KEY or add it to the key file"
+            )
         admin = write_throwaway_keys(key_file_path(), ["admin"])["admin"]
         click.echo(f"throwaway admin key written to {key_file_path()}")
     if is_dev_chain(w3) and w3.eth.get_balance(admin.address) < ETHER:
@@ -52,7 +54,9 @@ def up(port: int, out_dir: Path) -> None:
         STATE_DIR.mkdir(exist_ok=True)
         node = HardhatNode(port=port, log_path=STATE_DIR / "hardhat.log").start(detach=True)
         PID_FILE.write_text(str(node.process.pid))
-        click.echo(f"hardhat node started at {url} (pid {node.process.pid}, log {STATE_DIR / 'hardhat.log'})")
+        click.echo(
+            f"hardhat node started at {url} (pid {node.process.pid}, log {STATE_DIR / 'hardhat.log'})"
+        )
     else:
         click.echo(f"using the node already answering at {url}")
     _deploy_to(url, out_dir)

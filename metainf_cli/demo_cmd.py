@@ -6,7 +6,13 @@ import click
 
 
 @click.command()
-@click.option("--rpc", "rpc_url", default="inprocess", show_default=True, help="'inprocess' or a JSON-RPC URL.")
+@click.option(
+    "--rpc",
+    "rpc_url",
+    default="inprocess",
+    show_default=True,
+    help="'inprocess' or a JSON-RPC URL.",
+)
 def demo(rpc_url: str) -> None:
     """Deploy the market, post signed attestations and run a paid job from escrow to payout."""
     from chain.connection import ChainConfig, connect

@@ -17,11 +17,31 @@ import click
 _GROUPS: dict[str, tuple[str, str, str]] = {
     "chain": ("metainf_cli.chain_cmd", "chain", "Local testnet, deployment and gas report."),
     "meta": ("metainf_cli.meta_cmd", "meta", "Meta-learning: evaluate, train and query selectors."),
-    "provider": ("metainf_cli.provider_cmd", "provider", "Provider agent: register, benchmark, attest, run jobs."),
-    "backend": ("metainf_cli.backend_cmd", "backend", "Celery backend: indexer, trainer, matcher, API."),
-    "job": ("metainf_cli.job_cmd", "job", "Client side: submit paid jobs and fetch verified results."),
-    "audit": ("metainf_cli.audit_cmd", "audit", "Auditor: verify attestations and results, challenge cheaters."),
-    "demo": ("metainf_cli.demo_cmd", "demo", "Run the end-to-end demo on the embedded default stack."),
+    "provider": (
+        "metainf_cli.provider_cmd",
+        "provider",
+        "Provider agent: register, benchmark, attest, run jobs.",
+    ),
+    "backend": (
+        "metainf_cli.backend_cmd",
+        "backend",
+        "Celery backend: indexer, trainer, matcher, API.",
+    ),
+    "job": (
+        "metainf_cli.job_cmd",
+        "job",
+        "Client side: submit paid jobs and fetch verified results.",
+    ),
+    "audit": (
+        "metainf_cli.audit_cmd",
+        "audit",
+        "Auditor: verify attestations and results, challenge cheaters.",
+    ),
+    "demo": (
+        "metainf_cli.demo_cmd",
+        "demo",
+        "Run the end-to-end demo on the embedded default stack.",
+    ),
 }
 
 
@@ -29,7 +49,9 @@ class LazyGroup(click.Group):
     """A click group whose sub-groups are imported only when invoked."""
 
     def list_commands(self, ctx: click.Context) -> list[str]:
-        return sorted(name for name, (mod, _, _) in _GROUPS.items() if importlib.util.find_spec(mod))
+        return sorted(
+            name for name, (mod, _, _) in _GROUPS.items() if importlib.util.find_spec(mod)
+        )
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
         if cmd_name not in _GROUPS:

@@ -49,8 +49,11 @@ class Env:
 
     def register(self, owner: LocalAccount, agent: LocalAccount, stake: int = 2 * ETHER) -> None:
         self.market.registry.as_(owner).register(
-            agent=agent.address, hardware_id=HARDWARE_ID, price_per_second=10**9,
-            metadata_uri="metainf://test", stake_wei=stake,
+            agent=agent.address,
+            hardware_id=HARDWARE_ID,
+            price_per_second=10**9,
+            metadata_uri="metainf://test",
+            stake_wei=stake,
         )
 
 

@@ -18,9 +18,13 @@ def test_committed_artifacts_match_the_sources() -> None:
 def test_committed_artifacts_equal_a_fresh_compile() -> None:
     # `make setup` compiles contracts/ with hardhat into cache/; compare byte for byte.
     for name in CONTRACT_NAMES:
-        fresh_path = REPO_ROOT / "cache" / "hardhat-artifacts" / "contracts" / f"{name}.sol" / f"{name}.json"
+        fresh_path = (
+            REPO_ROOT / "cache" / "hardhat-artifacts" / "contracts" / f"{name}.sol" / f"{name}.json"
+        )
         assert fresh_path.exists(), "no fresh compile output; run `make setup`"
         fresh = json.loads(fresh_path.read_text())
         committed = load_artifact(name)
         assert committed.abi == fresh["abi"], f"{name}: ABI differs from a fresh compile"
-        assert committed.bytecode == fresh["bytecode"], f"{name}: bytecode differs from a fresh compile"
+        assert committed.bytecode == fresh["bytecode"], (
+            f"{name}: bytecode differs from a fresh compile"
+        )

@@ -15,7 +15,15 @@ from chain.hardhat import rpc_chain_id
 from metainf_cli.main import cli
 from tests.conftest import free_port
 
-GAS_KEYS = {"register", "attest", "attest_batch32_per_item", "create_job", "assign_job", "submit_result", "finalize"}
+GAS_KEYS = {
+    "register",
+    "attest",
+    "attest_batch32_per_item",
+    "create_job",
+    "assign_job",
+    "submit_result",
+    "finalize",
+}
 
 
 def test_gas_report_writes_every_operation_within_the_goals(tmp_path: Path) -> None:
@@ -40,8 +48,14 @@ def test_chain_up_deploys_and_down_stops_the_node(tmp_path: Path) -> None:
     port = free_port()
     env = {**os.environ, "METAINF_KEY_FILE": str(tmp_path / "keys.json")}
     metainf = [sys.executable, "-m", "metainf_cli.main"]
-    up = subprocess.run([*metainf, "chain", "up", "--port", str(port)], cwd=tmp_path, env=env,
-                        capture_output=True, text=True, timeout=120)
+    up = subprocess.run(
+        [*metainf, "chain", "up", "--port", str(port)],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     try:
         assert up.returncode == 0, up.stderr
         assert rpc_chain_id(f"http://127.0.0.1:{port}") == 31337
@@ -49,8 +63,14 @@ def test_chain_up_deploys_and_down_stops_the_node(tmp_path: Path) -> None:
         assert deployment["job_market"].startswith("0x")
         assert oct((tmp_path / "keys.json").stat().st_mode)[-3:] == "600"
     finally:
-        down = subprocess.run([*metainf, "chain", "down"], cwd=tmp_path, env=env, capture_output=True,
-                              text=True, timeout=60)
+        down = subprocess.run(
+            [*metainf, "chain", "down"],
+            cwd=tmp_path,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
     assert down.returncode == 0, down.stderr
     assert "stopped hardhat node" in down.stdout
     assert rpc_chain_id(f"http://127.0.0.1:{port}") is None

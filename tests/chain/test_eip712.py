@@ -9,7 +9,7 @@ from eth_account import Account
 
 from chain.canonical import CanonicalJSONError, canonical_json, content_id
 from chain.clients import Market
-from chain.connection import connect
+from chain.connection import connect, fund
 from chain.deploy import deploy_market
 from chain.eip712 import (
     Attestation,
@@ -22,7 +22,6 @@ from chain.eip712 import (
     sign_attestation,
     sign_batch,
 )
-from chain.connection import fund
 from chain.round_trip import example_measurement
 
 HW = content_id({"hw": 1})
@@ -47,7 +46,9 @@ def test_struct_hashes_match_the_contract(market: Market) -> None:
     items = [example_measurement(i, HW) for i in range(4)]
     header = BatchHeader(a.provider, 4, 9, 1_700_000_000)
     root, _ = batch_root(items)
-    assert contract.batchDigest(header.as_tuple(), root).call() == domain.digest(header.struct_hash(root))
+    assert contract.batchDigest(header.as_tuple(), root).call() == domain.digest(
+        header.struct_hash(root)
+    )
 
 
 def test_signatures_recover_to_the_signer_only_under_the_same_domain(market: Market) -> None:
@@ -68,11 +69,22 @@ def test_signatures_recover_to_the_signer_only_under_the_same_domain(market: Mar
 
 def test_metrics_are_scaled_to_integer_units() -> None:
     m = Measurement.from_metrics(
-        hardware_id=HW, model_id=HW, workload_id=HW, method_id=HW,
-        output_tokens_per_s=71.6049, ttft_p50_s=0.0123456, tpot_p50_s=0.004, peak_mem_bytes=123,
+        hardware_id=HW,
+        model_id=HW,
+        workload_id=HW,
+        method_id=HW,
+        output_tokens_per_s=71.6049,
+        ttft_p50_s=0.0123456,
+        tpot_p50_s=0.004,
+        peak_mem_bytes=123,
         report_hash=HW,
     )
-    assert (m.tokensPerSecX1000, m.ttftP50Us, m.tpotP50Us, m.peakMemBytes) == (71605, 12346, 4000, 123)
+    assert (m.tokensPerSecX1000, m.ttftP50Us, m.tpotP50Us, m.peakMemBytes) == (
+        71605,
+        12346,
+        4000,
+        123,
+    )
 
 
 @pytest.mark.parametrize("bad", [-1, 2**64, 1.5, True])
@@ -89,7 +101,12 @@ def test_ids_must_be_32_bytes() -> None:
 def test_batch_count_must_match_items(market: Market) -> None:
     key = Account.create()
     with pytest.raises(AttestationSchemaError):
-        sign_batch(BatchHeader(key.address, 2, 1, 1), [example_measurement(0, HW)], market.attestations.domain(), key.key)
+        sign_batch(
+            BatchHeader(key.address, 2, 1, 1),
+            [example_measurement(0, HW)],
+            market.attestations.domain(),
+            key.key,
+        )
 
 
 def test_canonical_json_is_order_independent_and_rejects_nan() -> None:

@@ -19,7 +19,6 @@ from chain.clients import JobStatus, Market
 from chain.connection import advance_time, connect, fund, revert_to, snapshot
 from chain.deploy import ETHER, MarketParams, deploy_market
 from chain.errors import ContractRevert
-from chain.tx import Transactor
 
 PARAMS = MarketParams(min_stake_wei=ETHER, job_challenge_window_s=100, protocol_fee_bps=250)
 MARGIN = 3  # seconds around a time boundary where either outcome is accepted
@@ -36,7 +35,11 @@ DEPLOYMENT = deploy_market(W3, ADMIN, treasury=TREASURY.address, params=PARAMS)
 MARKET = Market.at(W3, DEPLOYMENT)
 for _p in PROVIDERS:
     MARKET.registry.as_(_p).register(
-        agent=_p.address, hardware_id=b"\x01" * 32, price_per_second=1, metadata_uri="", stake_wei=3 * ETHER
+        agent=_p.address,
+        hardware_id=b"\x01" * 32,
+        price_per_second=1,
+        metadata_uri="",
+        stake_wei=3 * ETHER,
     )
 BASE = snapshot(W3)
 EVERYONE = [TREASURY, *CLIENTS, *PROVIDERS, OUTSIDER]
@@ -86,12 +89,19 @@ class JobMarketMachine(RuleBasedStateMachine):
         return job_id, self.jobs[job_id]
 
     # -- rules
-    @rule(client=st.sampled_from(CLIENTS), escrow=st.integers(1, ETHER), deadline_in=st.integers(20, 400))
+    @rule(
+        client=st.sampled_from(CLIENTS),
+        escrow=st.integers(1, ETHER),
+        deadline_in=st.integers(20, 400),
+    )
     def create(self, client, escrow: int, deadline_in: int) -> None:
         deadline = self.now() + deadline_in
         receipt = MARKET.jobs.as_(client).create_job(
-            spec_hash=b"\x07" * 32, model_id=b"\x08" * 32, workload_id=b"\x09" * 32,
-            deadline=deadline, escrow_wei=escrow,
+            spec_hash=b"\x07" * 32,
+            model_id=b"\x08" * 32,
+            workload_id=b"\x09" * 32,
+            deadline=deadline,
+            escrow_wei=escrow,
         )
         self.jobs[MARKET.jobs.created_job_id(receipt)] = ModelJob(client.address, escrow, deadline)
 
@@ -100,7 +110,10 @@ class JobMarketMachine(RuleBasedStateMachine):
     def cancel(self, data, by_client: bool) -> None:
         job_id, job = self.pick(data)
         caller = next(c for c in CLIENTS if c.address == job.client) if by_client else OUTSIDER
-        ok = self.attempt(by_client and job.status is JobStatus.OPEN, lambda: MARKET.jobs.as_(caller).cancel_job(job_id))
+        ok = self.attempt(
+            by_client and job.status is JobStatus.OPEN,
+            lambda: MARKET.jobs.as_(caller).cancel_job(job_id),
+        )
         if ok:
             job.status = JobStatus.CANCELLED
             self.owed[job.client] += job.escrow
@@ -112,13 +125,20 @@ class JobMarketMachine(RuleBasedStateMachine):
         price = int(job.escrow * fraction)
         now = self.now()
         expected = (
-            job.status is JobStatus.OPEN and 0 < price <= job.escrow and provider.address not in self.slashed
+            job.status is JobStatus.OPEN
+            and 0 < price <= job.escrow
+            and provider.address not in self.slashed
         )
         if expected and self.near(now, job.deadline):
             expected = None
         elif expected and now > job.deadline:
             expected = False
-        ok = self.attempt(expected, lambda: MARKET.jobs.as_(ADMIN).assign_job(job_id, provider.address, b"\x0a" * 32, price))
+        ok = self.attempt(
+            expected,
+            lambda: MARKET.jobs.as_(ADMIN).assign_job(
+                job_id, provider.address, b"\x0a" * 32, price
+            ),
+        )
         if ok:
             job.status, job.provider, job.price = JobStatus.ASSIGNED, provider.address, price
 
@@ -126,13 +146,19 @@ class JobMarketMachine(RuleBasedStateMachine):
     @rule(data=st.data(), by_provider=st.booleans())
     def submit(self, data, by_provider: bool) -> None:
         job_id, job = self.pick(data)
-        caller = next((p for p in PROVIDERS if p.address == job.provider), OUTSIDER) if by_provider else OUTSIDER
+        caller = (
+            next((p for p in PROVIDERS if p.address == job.provider), OUTSIDER)
+            if by_provider
+            else OUTSIDER
+        )
         expected = job.status is JobStatus.ASSIGNED and caller.address == job.provider
         if expected and self.near(self.now(), job.deadline):
             expected = None
         elif expected and self.now() > job.deadline:
             expected = False
-        ok = self.attempt(expected, lambda: MARKET.jobs.as_(caller).submit_result(job_id, b"\x0b" * 32))
+        ok = self.attempt(
+            expected, lambda: MARKET.jobs.as_(caller).submit_result(job_id, b"\x0b" * 32)
+        )
         if ok:
             job.status = JobStatus.SUBMITTED
             job.submitted_at = MARKET.jobs.get_job(job_id).submitted_at
@@ -176,7 +202,8 @@ class JobMarketMachine(RuleBasedStateMachine):
     def resolve(self, data, at_fault: bool) -> None:
         job_id, job = self.pick(data)
         ok = self.attempt(
-            job.status is JobStatus.DISPUTED, lambda: MARKET.jobs.as_(ADMIN).resolve_dispute(job_id, at_fault)
+            job.status is JobStatus.DISPUTED,
+            lambda: MARKET.jobs.as_(ADMIN).resolve_dispute(job_id, at_fault),
         )
         if not ok:
             return
@@ -209,7 +236,11 @@ class JobMarketMachine(RuleBasedStateMachine):
         except ContractRevert as exc:
             assert due == 0 and exc.name == "NothingToWithdraw"
             return
-        received = W3.eth.get_balance(account.address) - before + receipt["gasUsed"] * receipt["effectiveGasPrice"]
+        received = (
+            W3.eth.get_balance(account.address)
+            - before
+            + receipt["gasUsed"] * receipt["effectiveGasPrice"]
+        )
         assert received == due, f"withdrew {received}, was owed {due}"
         self.withdrawn[account.address] += received
 

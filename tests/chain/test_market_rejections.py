@@ -14,11 +14,14 @@ from chain.deploy import ETHER
 from chain.eip712 import Attestation, BatchHeader, Domain, batch_root, sign_attestation, sign_batch
 from chain.errors import ContractRevert
 from chain.round_trip import example_measurement
+from chain.tx import Transactor
 from tests.chain.conftest import HARDWARE_ID, PARAMS, Env
 
 
 def _attestation(env: Env, nonce: int, provider: str | None = None) -> Attestation:
-    return Attestation(provider or env.provider.address, example_measurement(nonce, HARDWARE_ID), nonce, env.now())
+    return Attestation(
+        provider or env.provider.address, example_measurement(nonce, HARDWARE_ID), nonce, env.now()
+    )
 
 
 def _attest(env: Env, a: Attestation, key: bytes | None = None, domain: Domain | None = None):
@@ -38,10 +41,21 @@ def test_signed_attestation_is_accepted_and_event_carries_every_field(env: Env) 
     m = a.measurement
     assert args["provider"] == env.provider.address
     assert (args["hardwareId"], args["modelId"], args["workloadId"], args["methodId"]) == (
-        m.hardwareId, m.modelId, m.workloadId, m.methodId,
+        m.hardwareId,
+        m.modelId,
+        m.workloadId,
+        m.methodId,
     )
-    assert (args["tokensPerSecX1000"], args["ttftP50Us"], args["tpotP50Us"], args["peakMemBytes"]) == (
-        m.tokensPerSecX1000, m.ttftP50Us, m.tpotP50Us, m.peakMemBytes,
+    assert (
+        args["tokensPerSecX1000"],
+        args["ttftP50Us"],
+        args["tpotP50Us"],
+        args["peakMemBytes"],
+    ) == (
+        m.tokensPerSecX1000,
+        m.ttftP50Us,
+        m.tpotP50Us,
+        m.peakMemBytes,
     )
     assert (args["reportHash"], args["nonce"], args["timestamp"]) == (m.reportHash, 1, a.timestamp)
     assert env.market.attestations.last_nonce(env.provider.address) == 1
@@ -93,10 +107,8 @@ def test_unregistered_provider_is_rejected(env: Env) -> None:
 
 
 def test_slashed_provider_is_rejected(env: Env) -> None:
-    env.market.registry.as_(env.admin).contract  # admin holds DEFAULT_ADMIN_ROLE only
+    # The admin holds only DEFAULT_ADMIN_ROLE; grant itself the slasher role to act directly.
     slasher_role = env.market.registry.contract.functions.SLASHER_ROLE().call()
-    from chain.tx import Transactor
-
     Transactor(env.w3, env.admin).send(
         env.market.registry.contract.functions.grantRole(slasher_role, env.admin.address)
     )
@@ -113,8 +125,11 @@ def test_slash_requires_the_slasher_role(env: Env) -> None:
 
 def _open_job(env: Env, escrow: int = ETHER // 10, deadline_in: int = 1000) -> int:
     receipt = env.market.jobs.as_(env.client).create_job(
-        spec_hash=b"\x01" * 32, model_id=b"\x02" * 32, workload_id=b"\x03" * 32,
-        deadline=env.now() + deadline_in, escrow_wei=escrow,
+        spec_hash=b"\x01" * 32,
+        model_id=b"\x02" * 32,
+        workload_id=b"\x03" * 32,
+        deadline=env.now() + deadline_in,
+        escrow_wei=escrow,
     )
     return env.market.jobs.created_job_id(receipt)
 
@@ -176,7 +191,9 @@ def test_upheld_challenge_slashes_and_rewards_the_challenger(env: Env) -> None:
     )
     challenge_id = env.market.attestations.challenge_id(receipt)
     with _reverts("AlreadyChallenged"):
-        env.market.attestations.as_(auditor).challenge_attestation(a, sig, b"\x09" * 32, PARAMS.min_challenge_bond_wei)
+        env.market.attestations.as_(auditor).challenge_attestation(
+            a, sig, b"\x09" * 32, PARAMS.min_challenge_bond_wei
+        )
     env.market.attestations.as_(env.admin).resolve_challenge(challenge_id, upheld=True)
     reward = PARAMS.slash_amount_wei * PARAMS.challenger_share_bps // 10_000
     assert env.market.registry.withdrawable(auditor.address) == reward
@@ -204,4 +221,6 @@ def test_batch_item_challenge_blocks_unstaking_until_resolved(env: Env) -> None:
     registry.complete_unstake()
     assert env.market.registry.withdrawable(env.provider.address) == ETHER // 2
     # A rejected challenge's bond compensates the provider.
-    assert env.market.attestations.withdrawable(env.provider.address) == PARAMS.min_challenge_bond_wei
+    assert (
+        env.market.attestations.withdrawable(env.provider.address) == PARAMS.min_challenge_bond_wei
+    )
