@@ -271,18 +271,22 @@ describe("AttestationRegistry", function () {
       }
     });
 
-    // BUG (low severity): AttestationRegistry._checkFresh (line 324) computes
-    // `timestamp + maxClockSkew` in uint64, so a timestamp within maxClockSkew of 2^64 panics
-    // with an arithmetic overflow (0x11) instead of reverting TimestampOutOfRange.
-    // Fix: widen before adding:
-    //   if (uint256(timestamp) + maxClockSkew < block.timestamp || timestamp > block.timestamp + maxClockSkew)
-    it.skip("BUG: a timestamp near 2^64 reverts TimestampOutOfRange, not an overflow panic", async function () {
+    it("a timestamp near 2^64 reverts TimestampOutOfRange, not an overflow panic", async function () {
       const { attest, provider, agent } = await loadFixture(registeredFixture);
-      const a = makeAttestation(provider.address, 1, UINT64_MAX);
+      // UINT64_MAX - maxClockSkew + 1 is the smallest timestamp whose `+ maxClockSkew` overflows uint64
+      for (const ts of [UINT64_MAX, UINT64_MAX - BigInt(PARAMS.maxClockSkew) + 1n]) {
+        const a = makeAttestation(provider.address, 1, ts);
+        const sig = await signAttestation(agent, attest, a);
+        const t = await pinNextTimestamp();
+        await expect(attest.attest(a, sig)).to.be.revertedWithCustomError(attest, "TimestampOutOfRange").withArgs(ts, t);
+      }
+      // attestBatch goes through the same check
+      const b = await makeSignedBatch(agent, attest, provider.address, 1, UINT64_MAX, 2);
       const t = await pinNextTimestamp();
-      await expect(attest.attest(a, await signAttestation(agent, attest, a)))
+      await expect(attest.attestBatch(b.header, b.items, b.signature))
         .to.be.revertedWithCustomError(attest, "TimestampOutOfRange")
         .withArgs(UINT64_MAX, t);
+      expect(await attest.lastNonce(provider.address)).to.equal(0n);
     });
 
     it("reverts NotRegistered for an unregistered provider", async function () {
@@ -502,8 +506,8 @@ describe("AttestationRegistry", function () {
   });
 
   describe("challengeAttestation", function () {
-    it("opens a challenge: stores it, returns its id, holds the bond, emits ChallengeOpened", async function () {
-      const { attest, provider, challenger, a, sig, digest } = await loadFixture(attestedFixture);
+    it("opens a challenge: stores it, returns its id, holds the bond, emits ChallengeOpened, opens a case", async function () {
+      const { attest, registry, provider, challenger, a, sig, digest } = await loadFixture(attestedFixture);
       const bond = PARAMS.minChallengeBond;
       expect(
         await attest.connect(challenger).challengeAttestation.staticCall(a, sig, COUNTER, { value: bond }),
@@ -514,6 +518,11 @@ describe("AttestationRegistry", function () {
         .to.emit(attest, "ChallengeOpened")
         .withArgs(1, provider.address, challenger.address, digest, COUNTER, bond);
       await expect(tx).to.changeEtherBalances([challenger, attest], [-bond, bond]);
+      // the challenge opens a case against the provider in the registry
+      await expect(tx)
+        .to.emit(registry, "CaseOpened")
+        .withArgs(provider.address, 1, await attest.getAddress());
+      expect((await registry.getProvider(provider.address)).openCases).to.equal(1n);
       const c = await attest.getChallenge(1);
       expect(c.challenger).to.equal(challenger.address);
       expect(c.provider).to.equal(provider.address);
@@ -588,24 +597,30 @@ describe("AttestationRegistry", function () {
         .withArgs(1, provider.address, challenger.address, digest, COUNTER, PARAMS.minChallengeBond);
     });
 
-    // BUG (low severity): AttestationRegistry._requireAgentEverSigned (line 338) accepts
-    // provider == address(0): providerOfAgent(signer) is zero for every unbound key, so anyone
-    // can open a challenge "against" the zero address with a signature by any key. Such a
-    // challenge can never be upheld (resolveChallenge -> registry.slash(0, ...) reverts
-    // NotRegistered), so the arbiter can only reject it, crediting the bond to
-    // withdrawable[address(0)] where it is locked forever. Same for challengeBatchItem.
-    // Fix: `address bound = registry.providerOfAgent(signer);
-    //       if (provider == address(0) || bound != provider) revert SignerNotProviderAgent(signer, provider);`
-    it.skip("BUG: a challenge against the zero address is rejected with SignerNotProviderAgent", async function () {
-      const { attest, other, challenger } = await loadFixture(registeredFixture);
+    it("a challenge against the zero address is rejected with SignerNotProviderAgent", async function () {
+      // every unbound key maps to address(0) in providerOfAgent, so the zero address must be refused outright
+      const { attest, agent, other, challenger } = await loadFixture(registeredFixture);
       const a = makeAttestation(ethers.ZeroAddress, 1, await time.latest());
+      for (const signer of [other, agent]) {
+        await expect(
+          attest.connect(challenger).challengeAttestation(a, await signAttestation(signer, attest, a), COUNTER, {
+            value: PARAMS.minChallengeBond,
+          }),
+        )
+          .to.be.revertedWithCustomError(attest, "SignerNotProviderAgent")
+          .withArgs(signer.address, ethers.ZeroAddress);
+      }
+      // the same for one item of a batch "by" the zero address
+      const b = await makeSignedBatch(other, attest, ethers.ZeroAddress, 1, await time.latest(), 4);
       await expect(
-        attest.connect(challenger).challengeAttestation(a, await signAttestation(other, attest, a), COUNTER, {
+        attest.connect(challenger).challengeBatchItem(b.header, b.leaves, 1, b.items[1], b.signature, COUNTER, {
           value: PARAMS.minChallengeBond,
         }),
       )
         .to.be.revertedWithCustomError(attest, "SignerNotProviderAgent")
         .withArgs(other.address, ethers.ZeroAddress);
+      expect(await attest.challengeCount()).to.equal(0n);
+      expect(await ethers.provider.getBalance(await attest.getAddress())).to.equal(0n);
     });
   });
 
@@ -616,7 +631,7 @@ describe("AttestationRegistry", function () {
       );
 
     it("opens a challenge on one leaf of a signed batch", async function () {
-      const { attest, admin, provider, challenger, b } = await loadFixture(batchFixture);
+      const { attest, registry, admin, provider, challenger, b } = await loadFixture(batchFixture);
       const i = 5;
       const claim = claimOf(b, i);
       const t = await pinNextTimestamp();
@@ -646,6 +661,8 @@ describe("AttestationRegistry", function () {
       )
         .to.emit(attest, "ChallengeOpened")
         .withArgs(2, provider.address, admin.address, claimOf(b, 0), COUNTER, ETHER);
+      // one case per open challenge
+      expect((await registry.getProvider(provider.address)).openCases).to.equal(2n);
     });
 
     it("reverts LeafIndexOutOfRange", async function () {
@@ -753,6 +770,7 @@ describe("AttestationRegistry", function () {
       await expect(tx)
         .to.emit(registry, "Slashed")
         .withArgs(provider.address, treasury.address, total - reward, attestAddr);
+      await expect(tx).to.emit(registry, "CaseClosed").withArgs(provider.address, 0, attestAddr);
       // the bond sits in AttestationRegistry.withdrawable, the reward in ProviderRegistry.withdrawable
       expect(await attest.withdrawable(challenger.address)).to.equal(PARAMS.minChallengeBond);
       expect(await registry.withdrawable(challenger.address)).to.equal(reward);
@@ -761,27 +779,120 @@ describe("AttestationRegistry", function () {
       const p = await registry.getProvider(provider.address);
       expect(p.stake).to.equal(2n * ETHER - total);
       expect(p.slashed).to.equal(true);
+      expect(p.openCases).to.equal(0n);
       expect(await registry.isActive(provider.address)).to.equal(false);
       expect((await attest.getChallenge(1)).status).to.equal(STATUS.Upheld);
     });
 
     it("upheld: caps the slash at what is still slashable (active + cooling down)", async function () {
-      const { attest, registry, arbiter, provider, challenger, treasury } = await loadFixture(challengedFixture);
-      // the provider unstakes 1.8 ETH and gets it out after the cooldown; 0.2 ETH stays slashable
+      const { attest, registry, arbiter, provider, agent, challenger, treasury } = await loadFixture(registeredFixture);
+      // with no case open, the provider unstakes 1.8 ETH and gets it out after the cooldown...
       const t = await pinNextTimestamp();
       await registry.connect(provider).requestUnstake((18n * ETHER) / 10n);
       await time.setNextBlockTimestamp(t + PARAMS.unstakeCooldown);
       await registry.connect(provider).completeUnstake();
+      // ...then moves half of the remaining 0.2 ETH into cooldown: 0.1 active + 0.1 pending stay slashable
+      await registry.connect(provider).requestUnstake(ETHER / 10n);
+      // A claim its agent key signs now. Below minStake it cannot be posted (attest reverts), but the
+      // signature alone is what challengeAttestation checks. (The attestation challenge window, 3 days,
+      // is shorter than the unstake cooldown, 7 days, so a posted claim could not outlive a completed unstake.)
+      const a = makeAttestation(provider.address, 1, await time.latest());
+      const sig = await signAttestation(agent, attest, a);
+      await expect(attest.attest(a, sig))
+        .to.be.revertedWithCustomError(registry, "StakeBelowMinimum")
+        .withArgs(ETHER / 10n, PARAMS.minStake);
+      await attest.connect(challenger).challengeAttestation(a, sig, COUNTER, { value: PARAMS.minChallengeBond });
+
       const total = (2n * ETHER) / 10n;
       const reward = total / 2n;
       await expect(attest.connect(arbiter).resolveChallenge(1, true))
         .to.emit(attest, "ChallengeResolved")
         .withArgs(1, true, total, reward);
+      const p = await registry.getProvider(provider.address);
+      expect(p.stake).to.equal(0n);
+      expect(p.pendingUnstake).to.equal(0n);
       expect(await registry.slashableStake(provider.address)).to.equal(0n);
       expect(await registry.withdrawable(challenger.address)).to.equal(reward);
       expect(await registry.withdrawable(treasury.address)).to.equal(total - reward);
-      // what already completed the cooldown is out of reach
+      // what completed the cooldown before the challenge was opened is out of reach
       expect(await registry.withdrawable(provider.address)).to.equal((18n * ETHER) / 10n);
+    });
+
+    it("an open challenge blocks completeUnstake (CasesPending); upheld, the slash reaches the blocked stake", async function () {
+      const { attest, registry, arbiter, provider, challenger, treasury } = await loadFixture(challengedFixture);
+      // the provider tries to unstake its way out of the ruling
+      const t = await pinNextTimestamp();
+      await registry.connect(provider).requestUnstake((18n * ETHER) / 10n); // 0.2 active, 1.8 pending
+      await time.setNextBlockTimestamp(t + PARAMS.unstakeCooldown);
+      await expect(registry.connect(provider).completeUnstake())
+        .to.be.revertedWithCustomError(registry, "CasesPending")
+        .withArgs(1);
+      // the ruling closes the case and slashes 0.5: all 0.2 active, then 0.3 of the pending stake
+      const tx = attest.connect(arbiter).resolveChallenge(1, true);
+      await expect(tx)
+        .to.emit(attest, "ChallengeResolved")
+        .withArgs(1, true, PARAMS.slashAmount, PARAMS.slashAmount / 2n);
+      await expect(tx)
+        .to.emit(registry, "CaseClosed")
+        .withArgs(provider.address, 0, await attest.getAddress());
+      const left = 2n * ETHER - PARAMS.slashAmount;
+      let p = await registry.getProvider(provider.address);
+      expect(p.stake).to.equal(0n);
+      expect(p.pendingUnstake).to.equal(left);
+      expect(p.openCases).to.equal(0n);
+      expect(await registry.withdrawable(challenger.address)).to.equal(PARAMS.slashAmount / 2n);
+      expect(await registry.withdrawable(treasury.address)).to.equal(PARAMS.slashAmount / 2n);
+      // now the rest can be unstaked
+      await expect(registry.connect(provider).completeUnstake())
+        .to.emit(registry, "UnstakeCompleted")
+        .withArgs(provider.address, left);
+      p = await registry.getProvider(provider.address);
+      expect(p.pendingUnstake).to.equal(0n);
+      expect(await registry.withdrawable(provider.address)).to.equal(left);
+    });
+
+    it("an open challenge blocks completeUnstake; rejected, the provider unstakes everything it asked for", async function () {
+      const { attest, registry, arbiter, provider } = await loadFixture(challengedFixture);
+      const t = await pinNextTimestamp();
+      await registry.connect(provider).requestUnstake((18n * ETHER) / 10n);
+      await time.setNextBlockTimestamp(t + PARAMS.unstakeCooldown);
+      await expect(registry.connect(provider).completeUnstake())
+        .to.be.revertedWithCustomError(registry, "CasesPending")
+        .withArgs(1);
+      await attest.connect(arbiter).resolveChallenge(1, false);
+      await expect(registry.connect(provider).completeUnstake())
+        .to.emit(registry, "UnstakeCompleted")
+        .withArgs(provider.address, (18n * ETHER) / 10n);
+      expect(await registry.withdrawable(provider.address)).to.equal((18n * ETHER) / 10n);
+      expect(await attest.withdrawable(provider.address)).to.equal(PARAMS.minChallengeBond);
+    });
+
+    it("every open challenge counts: the unstake waits for the last ruling", async function () {
+      const { attest, registry, arbiter, provider, challenger, other, b } = await loadFixture(batchFixture);
+      for (const [i, who] of [
+        [0, challenger],
+        [1, other],
+      ]) {
+        await attest
+          .connect(who)
+          .challengeBatchItem(b.header, b.leaves, i, b.items[i], b.signature, COUNTER, { value: PARAMS.minChallengeBond });
+      }
+      const t = await pinNextTimestamp();
+      await registry.connect(provider).requestUnstake(ETHER);
+      await time.setNextBlockTimestamp(t + PARAMS.unstakeCooldown);
+      await expect(registry.connect(provider).completeUnstake())
+        .to.be.revertedWithCustomError(registry, "CasesPending")
+        .withArgs(2);
+      await expect(attest.connect(arbiter).resolveChallenge(2, false))
+        .to.emit(registry, "CaseClosed")
+        .withArgs(provider.address, 1, await attest.getAddress());
+      await expect(registry.connect(provider).completeUnstake())
+        .to.be.revertedWithCustomError(registry, "CasesPending")
+        .withArgs(1);
+      await attest.connect(arbiter).resolveChallenge(1, false);
+      await expect(registry.connect(provider).completeUnstake())
+        .to.emit(registry, "UnstakeCompleted")
+        .withArgs(provider.address, ETHER);
     });
 
     it("upheld: reaches stake still in cooldown", async function () {
@@ -800,6 +911,10 @@ describe("AttestationRegistry", function () {
       const tx = attest.connect(arbiter).resolveChallenge(1, false);
       await expect(tx).to.emit(attest, "ChallengeResolved").withArgs(1, false, 0, 0);
       await expect(tx).to.not.emit(registry, "Slashed");
+      await expect(tx)
+        .to.emit(registry, "CaseClosed")
+        .withArgs(provider.address, 0, await attest.getAddress());
+      expect((await registry.getProvider(provider.address)).openCases).to.equal(0n);
       expect(await attest.withdrawable(provider.address)).to.equal(PARAMS.minChallengeBond);
       expect(await attest.withdrawable(challenger.address)).to.equal(0n);
       expect((await attest.getChallenge(1)).status).to.equal(STATUS.Rejected);
@@ -832,10 +947,13 @@ describe("AttestationRegistry", function () {
           .connect(who)
           .challengeBatchItem(b.header, b.leaves, i, b.items[i], b.signature, COUNTER, { value: PARAMS.minChallengeBond });
       }
+      expect((await registry.getProvider(provider.address)).openCases).to.equal(2n);
       await attest.connect(arbiter).resolveChallenge(1, true);
+      expect((await registry.getProvider(provider.address)).openCases).to.equal(1n);
       await expect(attest.connect(arbiter).resolveChallenge(2, true))
         .to.emit(attest, "ChallengeResolved")
         .withArgs(2, true, PARAMS.slashAmount, PARAMS.slashAmount / 2n);
+      expect((await registry.getProvider(provider.address)).openCases).to.equal(0n);
       expect(await registry.slashableStake(provider.address)).to.equal(2n * ETHER - 2n * PARAMS.slashAmount);
       expect(await registry.withdrawable(other.address)).to.equal(PARAMS.slashAmount / 2n);
     });

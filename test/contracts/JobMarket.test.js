@@ -6,6 +6,8 @@ const {
   DAY,
   PARAMS,
   HW,
+  makeAttestation,
+  signAttestation,
   deployFixture,
   registeredFixture,
   pinNextTimestamp,
@@ -375,9 +377,15 @@ describe("JobMarket", function () {
 
   describe("dispute", function () {
     it("the client disputes within the window; finalize is then blocked", async function () {
-      const { market, client, jobId, endsAt } = await loadFixture(submittedFixture);
+      const { market, registry, client, provider, jobId, endsAt } = await loadFixture(submittedFixture);
       await time.setNextBlockTimestamp(endsAt - 1);
-      await expect(market.connect(client).dispute(jobId)).to.emit(market, "JobDisputed").withArgs(jobId, client.address);
+      const tx = market.connect(client).dispute(jobId);
+      await expect(tx).to.emit(market, "JobDisputed").withArgs(jobId, client.address);
+      // the dispute opens a case against the provider in the registry
+      await expect(tx)
+        .to.emit(registry, "CaseOpened")
+        .withArgs(provider.address, 1, await market.getAddress());
+      expect((await registry.getProvider(provider.address)).openCases).to.equal(1n);
       expect((await market.getJob(jobId)).status).to.equal(S.Disputed);
       await expect(market.finalize(jobId))
         .to.be.revertedWithCustomError(market, "WrongStatus")
@@ -427,6 +435,10 @@ describe("JobMarket", function () {
       await expect(tx)
         .to.emit(registry, "Slashed")
         .withArgs(provider.address, client.address, PRICE, await market.getAddress());
+      await expect(tx)
+        .to.emit(registry, "CaseClosed")
+        .withArgs(provider.address, 0, await market.getAddress());
+      expect((await registry.getProvider(provider.address)).openCases).to.equal(0n);
       expect(await market.withdrawable(client.address)).to.equal(ESCROW);
       expect(await market.withdrawable(provider.address)).to.equal(0n);
       expect(await registry.withdrawable(client.address)).to.equal(PRICE);
@@ -464,6 +476,10 @@ describe("JobMarket", function () {
         .withArgs(jobId, provider.address, PRICE - FEE, FEE, ESCROW - PRICE);
       await expect(tx).to.emit(market, "DisputeResolved").withArgs(jobId, false, 0);
       await expect(tx).to.not.emit(registry, "Slashed");
+      await expect(tx)
+        .to.emit(registry, "CaseClosed")
+        .withArgs(provider.address, 0, await market.getAddress());
+      expect((await registry.getProvider(provider.address)).openCases).to.equal(0n);
       expect(await market.withdrawable(provider.address)).to.equal(PRICE - FEE);
       expect(await market.withdrawable(treasury.address)).to.equal(FEE);
       expect(await market.withdrawable(client.address)).to.equal(ESCROW - PRICE);
@@ -476,6 +492,74 @@ describe("JobMarket", function () {
       await expect(market.connect(arbiter).resolveDispute(jobId, true))
         .to.be.revertedWithCustomError(market, "WrongStatus")
         .withArgs(jobId, S.Submitted, S.Disputed);
+    });
+
+    it("a disputed job blocks the provider's completeUnstake (CasesPending) until the ruling; at fault, the slash reaches the blocked stake", async function () {
+      const { market, registry, arbiter, provider, client, jobId } = await loadFixture(disputedFixture);
+      const t = await pinNextTimestamp();
+      await registry.connect(provider).requestUnstake((18n * ETHER) / 10n); // 0.2 active, 1.8 pending
+      await time.setNextBlockTimestamp(t + PARAMS.unstakeCooldown);
+      await expect(registry.connect(provider).completeUnstake())
+        .to.be.revertedWithCustomError(registry, "CasesPending")
+        .withArgs(1);
+      // PRICE (0.6) is taken: 0.2 active, then 0.4 of the pending stake
+      await expect(market.connect(arbiter).resolveDispute(jobId, true))
+        .to.emit(market, "DisputeResolved")
+        .withArgs(jobId, true, PRICE);
+      expect(await registry.withdrawable(client.address)).to.equal(PRICE);
+      const left = 2n * ETHER - PRICE;
+      expect((await registry.getProvider(provider.address)).pendingUnstake).to.equal(left);
+      await expect(registry.connect(provider).completeUnstake())
+        .to.emit(registry, "UnstakeCompleted")
+        .withArgs(provider.address, left);
+      expect(await registry.withdrawable(provider.address)).to.equal(left);
+    });
+
+    it("a disputed job blocks completeUnstake until the ruling; not at fault, the provider unstakes everything it asked for", async function () {
+      const { market, registry, arbiter, provider, jobId } = await loadFixture(disputedFixture);
+      const t = await pinNextTimestamp();
+      await registry.connect(provider).requestUnstake(2n * ETHER);
+      await time.setNextBlockTimestamp(t + PARAMS.unstakeCooldown);
+      await expect(registry.connect(provider).completeUnstake())
+        .to.be.revertedWithCustomError(registry, "CasesPending")
+        .withArgs(1);
+      await market.connect(arbiter).resolveDispute(jobId, false);
+      await expect(registry.connect(provider).completeUnstake())
+        .to.emit(registry, "UnstakeCompleted")
+        .withArgs(provider.address, 2n * ETHER);
+      expect(await registry.withdrawable(provider.address)).to.equal(2n * ETHER);
+      expect(await market.withdrawable(provider.address)).to.equal(PRICE - FEE);
+    });
+
+    it("cases from job disputes and attestation challenges add up in the one registry counter", async function () {
+      const { market, registry, attest, arbiter, provider, agent, challenger, jobId } = await loadFixture(disputedFixture);
+      const a = makeAttestation(provider.address, 1, await time.latest());
+      const sig = await signAttestation(agent, attest, a);
+      await attest.connect(challenger).challengeAttestation(a, sig, ethers.id("counter"), {
+        value: PARAMS.minChallengeBond,
+      });
+      expect((await registry.getProvider(provider.address)).openCases).to.equal(2n);
+      const t = await pinNextTimestamp();
+      await registry.connect(provider).requestUnstake(ETHER / 2n);
+      await time.setNextBlockTimestamp(t + PARAMS.unstakeCooldown);
+      await expect(registry.connect(provider).completeUnstake())
+        .to.be.revertedWithCustomError(registry, "CasesPending")
+        .withArgs(2);
+      await market.connect(arbiter).resolveDispute(jobId, false);
+      await expect(registry.connect(provider).completeUnstake())
+        .to.be.revertedWithCustomError(registry, "CasesPending")
+        .withArgs(1);
+      await attest.connect(arbiter).resolveChallenge(1, false);
+      await expect(registry.connect(provider).completeUnstake())
+        .to.emit(registry, "UnstakeCompleted")
+        .withArgs(provider.address, ETHER / 2n);
+    });
+
+    it("a job finalized without a dispute never opens a case", async function () {
+      const { market, registry, provider, jobId, endsAt } = await loadFixture(submittedFixture);
+      await time.setNextBlockTimestamp(endsAt);
+      await expect(market.finalize(jobId)).to.not.emit(registry, "CaseOpened");
+      expect((await registry.getProvider(provider.address)).openCases).to.equal(0n);
     });
   });
 
@@ -666,6 +750,9 @@ describe("JobMarket", function () {
         S.Open,
         S.Submitted,
       ]);
+      // both disputes were ruled on: no case is left open against either provider
+      expect((await registry.getProvider(provider.address)).openCases).to.equal(0n);
+      expect((await registry.getProvider(provider2.address)).openCases).to.equal(0n);
       // only the client's refunds and the two live jobs remain
       expect(await ethers.provider.getBalance(await market.getAddress())).to.equal(
         (await market.withdrawable(client.address)) + 2n * ETHER,
