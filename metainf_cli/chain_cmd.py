@@ -17,22 +17,12 @@ def chain() -> None:
 
 
 def _deploy_to(rpc_url: str, out_dir: Path) -> None:
-    from chain.connection import ChainConfig, connect, fund, is_dev_chain
-    from chain.deploy import ETHER, deploy_market
-    from chain.keys import KeyNotFound, key_file_path, load_account, write_throwaway_keys
+    from chain.connection import ChainConfig, connect
+    from chain.deploy import deploy_market
+    from metainf_cli.options import role_account
 
     w3 = connect(ChainConfig(rpc_url=rpc_url))
-    try:
-        admin = load_account("admin")
-    except KeyNotFound:
-        if not is_dev_chain(w3):
-            raise click.ClickException(  # noqa: B904 - KeyNotFound adds nothing here
-                "no admin key: set METAINF_ADMIN_KEY or add it to the key file"
-            )
-        admin = write_throwaway_keys(key_file_path(), ["admin"])["admin"]
-        click.echo(f"throwaway admin key written to {key_file_path()}")
-    if is_dev_chain(w3) and w3.eth.get_balance(admin.address) < ETHER:
-        fund(w3, admin.address, 100 * ETHER)
+    admin = role_account(w3, "admin")
     deployment = deploy_market(w3, admin)
     path = deployment.save(out_dir)
     click.echo(f"chain {deployment.chain_id} at block {deployment.block_number}")
