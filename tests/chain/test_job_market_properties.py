@@ -11,17 +11,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from eth_account import Account
-from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
-from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
+from hypothesis.stateful import initialize, invariant, precondition, rule
 
 from chain.clients import JobStatus, Market
 from chain.connection import advance_time, connect, fund, revert_to, snapshot
 from chain.deploy import ETHER, MarketParams, deploy_market
-from chain.errors import ContractRevert
+from tests.chain.ledger_machine import SETTINGS, LedgerMachine
 
 PARAMS = MarketParams(min_stake_wei=ETHER, job_challenge_window_s=100, protocol_fee_bps=250)
-MARGIN = 3  # seconds around a time boundary where either outcome is accepted
 UNSETTLED = {JobStatus.OPEN, JobStatus.ASSIGNED, JobStatus.SUBMITTED, JobStatus.DISPUTED}
 
 W3 = connect()
@@ -56,34 +54,17 @@ class ModelJob:
     submitted_at: int = 0
 
 
-class JobMarketMachine(RuleBasedStateMachine):
+class JobMarketMachine(LedgerMachine):
+    w3 = W3
+
     @initialize()
     def fresh_chain(self) -> None:
         revert_to(W3, BASE)
         self.jobs: dict[int, ModelJob] = {}
-        self.owed = {a.address: 0 for a in EVERYONE}
-        self.withdrawn = {a.address: 0 for a in EVERYONE}
+        self.reset_ledger(EVERYONE)
         self.slashed: set[str] = set()
 
     # -- helpers
-    def now(self) -> int:
-        return W3.eth.get_block("latest")["timestamp"]
-
-    def attempt(self, expected: bool | None, fn) -> bool:
-        """Run ``fn``; ``expected`` None means the outcome sits on a time boundary."""
-        try:
-            fn()
-            ok = True
-        except ContractRevert:
-            ok = False
-        if expected is not None:
-            assert ok == expected, f"expected {'success' if expected else 'revert'}"
-        return ok
-
-    @staticmethod
-    def near(t: int, boundary: int) -> bool:
-        return abs(t - boundary) <= MARGIN
-
     def pick(self, data: st.DataObject) -> tuple[int, ModelJob]:
         job_id = data.draw(st.sampled_from(sorted(self.jobs)))
         return job_id, self.jobs[job_id]
@@ -123,16 +104,12 @@ class JobMarketMachine(RuleBasedStateMachine):
     def assign(self, data, provider, fraction: float) -> None:
         job_id, job = self.pick(data)
         price = int(job.escrow * fraction)
-        now = self.now()
-        expected = (
+        expected = self.expect_before(
             job.status is JobStatus.OPEN
             and 0 < price <= job.escrow
-            and provider.address not in self.slashed
+            and provider.address not in self.slashed,
+            job.deadline,
         )
-        if expected and self.near(now, job.deadline):
-            expected = None
-        elif expected and now > job.deadline:
-            expected = False
         ok = self.attempt(
             expected,
             lambda: MARKET.jobs.as_(ADMIN).assign_job(
@@ -151,11 +128,9 @@ class JobMarketMachine(RuleBasedStateMachine):
             if by_provider
             else OUTSIDER
         )
-        expected = job.status is JobStatus.ASSIGNED and caller.address == job.provider
-        if expected and self.near(self.now(), job.deadline):
-            expected = None
-        elif expected and self.now() > job.deadline:
-            expected = False
+        expected = self.expect_before(
+            job.status is JobStatus.ASSIGNED and caller.address == job.provider, job.deadline
+        )
         ok = self.attempt(
             expected, lambda: MARKET.jobs.as_(caller).submit_result(job_id, b"\x0b" * 32)
         )
@@ -175,11 +150,7 @@ class JobMarketMachine(RuleBasedStateMachine):
     def finalize(self, data) -> None:
         job_id, job = self.pick(data)
         ends = job.submitted_at + PARAMS.job_challenge_window_s
-        expected = job.status is JobStatus.SUBMITTED
-        if expected and self.near(self.now(), ends):
-            expected = None
-        elif expected and self.now() < ends:
-            expected = False
+        expected = self.expect_after(job.status is JobStatus.SUBMITTED, ends)
         if self.attempt(expected, lambda: MARKET.jobs.as_(OUTSIDER).finalize(job_id)):
             self._settle_paid(job)
 
@@ -189,11 +160,7 @@ class JobMarketMachine(RuleBasedStateMachine):
         job_id, job = self.pick(data)
         client = next(c for c in CLIENTS if c.address == job.client)
         ends = job.submitted_at + PARAMS.job_challenge_window_s
-        expected = job.status is JobStatus.SUBMITTED
-        if expected and self.near(self.now(), ends):
-            expected = None
-        elif expected and self.now() >= ends:
-            expected = False
+        expected = self.expect_before(job.status is JobStatus.SUBMITTED, ends, inclusive=False)
         if self.attempt(expected, lambda: MARKET.jobs.as_(client).dispute(job_id)):
             job.status = JobStatus.DISPUTED
 
@@ -218,31 +185,16 @@ class JobMarketMachine(RuleBasedStateMachine):
     @rule(data=st.data())
     def refund(self, data) -> None:
         job_id, job = self.pick(data)
-        expected = job.status in (JobStatus.OPEN, JobStatus.ASSIGNED)
-        if expected and self.near(self.now(), job.deadline):
-            expected = None
-        elif expected and self.now() <= job.deadline:
-            expected = False
+        expected = self.expect_after(
+            job.status in (JobStatus.OPEN, JobStatus.ASSIGNED), job.deadline + 1
+        )
         if self.attempt(expected, lambda: MARKET.jobs.as_(OUTSIDER).refund(job_id)):
             job.status = JobStatus.REFUNDED
             self.owed[job.client] += job.escrow
 
     @rule(account=st.sampled_from(EVERYONE))
     def withdraw(self, account) -> None:
-        due = self.owed[account.address] - self.withdrawn[account.address]
-        before = W3.eth.get_balance(account.address)
-        try:
-            receipt = MARKET.jobs.as_(account).withdraw()
-        except ContractRevert as exc:
-            assert due == 0 and exc.name == "NothingToWithdraw"
-            return
-        received = (
-            W3.eth.get_balance(account.address)
-            - before
-            + receipt["gasUsed"] * receipt["effectiveGasPrice"]
-        )
-        assert received == due, f"withdrew {received}, was owed {due}"
-        self.withdrawn[account.address] += received
+        self.withdraw_and_check(MARKET.jobs, account)
 
     @rule(seconds=st.integers(1, 250))
     def wait(self, seconds: int) -> None:
@@ -262,15 +214,10 @@ class JobMarketMachine(RuleBasedStateMachine):
         unwithdrawn = 0
         for account in EVERYONE:
             on_chain = MARKET.jobs.withdrawable(account.address)
-            assert on_chain == self.owed[account.address] - self.withdrawn[account.address]
+            assert on_chain == self.due(account.address)
             unwithdrawn += on_chain
         assert W3.eth.get_balance(DEPLOYMENT.job_market) == escrow + unwithdrawn
 
 
-JobMarketMachine.TestCase.settings = settings(
-    max_examples=12,
-    stateful_step_count=20,
-    deadline=None,
-    suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
-)
+JobMarketMachine.TestCase.settings = SETTINGS
 TestJobMarketProperties = JobMarketMachine.TestCase

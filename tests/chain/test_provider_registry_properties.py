@@ -11,18 +11,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from eth_account import Account
-from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
-from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
+from hypothesis.stateful import initialize, invariant, rule
 
 from chain.clients import Market
 from chain.connection import advance_time, connect, fund, revert_to, snapshot
 from chain.deploy import ETHER, MarketParams, deploy_market
-from chain.errors import ContractRevert
 from chain.tx import Transactor
+from tests.chain.ledger_machine import SETTINGS, LedgerMachine
 
 PARAMS = MarketParams(min_stake_wei=ETHER, unstake_cooldown_s=200)
-MARGIN = 3
 
 W3 = connect()
 ADMIN = Account.create()
@@ -48,26 +46,14 @@ class ModelProvider:
     slashed: bool = False
 
 
-class RegistryMachine(RuleBasedStateMachine):
+class RegistryMachine(LedgerMachine):
+    w3 = W3
+
     @initialize()
     def fresh_chain(self) -> None:
         revert_to(W3, BASE)
         self.providers: dict[str, ModelProvider] = {}
-        self.owed = {a.address: 0 for a in ACCOUNTS}
-        self.withdrawn = {a.address: 0 for a in ACCOUNTS}
-
-    def now(self) -> int:
-        return W3.eth.get_block("latest")["timestamp"]
-
-    def attempt(self, expected: bool | None, fn) -> bool:
-        try:
-            fn()
-            ok = True
-        except ContractRevert:
-            ok = False
-        if expected is not None:
-            assert ok == expected, f"expected {'success' if expected else 'revert'}"
-        return ok
+        self.reset_ledger(ACCOUNTS)
 
     @rule(p=st.sampled_from(PROVIDERS), stake=amounts)
     def register(self, p, stake: int) -> None:
@@ -104,11 +90,7 @@ class RegistryMachine(RuleBasedStateMachine):
     @rule(p=st.sampled_from(PROVIDERS))
     def complete_unstake(self, p) -> None:
         m = self.providers.get(p.address)
-        expected = m is not None and m.pending > 0
-        if expected and abs(self.now() - m.ready_at) <= MARGIN:
-            expected = None
-        elif expected and self.now() < m.ready_at:
-            expected = False
+        expected = self.expect_after(m is not None and m.pending > 0, m.ready_at if m else 0)
         if self.attempt(expected, lambda: MARKET.registry.as_(p).complete_unstake()):
             self.owed[p.address] += m.pending
             m.pending = 0
@@ -131,20 +113,7 @@ class RegistryMachine(RuleBasedStateMachine):
 
     @rule(account=st.sampled_from(ACCOUNTS))
     def withdraw(self, account) -> None:
-        due = self.owed[account.address] - self.withdrawn[account.address]
-        before = W3.eth.get_balance(account.address)
-        try:
-            receipt = MARKET.registry.as_(account).withdraw()
-        except ContractRevert as exc:
-            assert due == 0 and exc.name == "NothingToWithdraw"
-            return
-        received = (
-            W3.eth.get_balance(account.address)
-            - before
-            + receipt["gasUsed"] * receipt["effectiveGasPrice"]
-        )
-        assert received == due
-        self.withdrawn[account.address] += received
+        self.withdraw_and_check(MARKET.registry, account)
 
     @rule(seconds=st.integers(1, 150))
     def wait(self, seconds: int) -> None:
@@ -175,10 +144,5 @@ class RegistryMachine(RuleBasedStateMachine):
         assert W3.eth.get_balance(DEPLOYMENT.provider_registry) == held + unwithdrawn
 
 
-RegistryMachine.TestCase.settings = settings(
-    max_examples=12,
-    stateful_step_count=20,
-    deadline=None,
-    suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
-)
+RegistryMachine.TestCase.settings = SETTINGS
 TestProviderRegistryProperties = RegistryMachine.TestCase
