@@ -1,0 +1,333 @@
+"""Meta-features of tasks and methods: what selectors see instead of names.
+
+A task is a dict of task-column values. Each column gets a *role* (model, hardware or
+workload, guessed from its name or given), and each role becomes
+
+* a sentence (from a structured descriptor when one is supplied, otherwise from the
+  column values plus what :mod:`meta.descriptors` knows about those names), embedded
+  with a sentence model, and
+* numeric features (numeric columns as is, log-scaled; parameters, layers, memory,
+  bandwidth, ... parsed from names or descriptors; a few cross-role ratios such as
+  model bytes per device memory).
+
+Methods get the same treatment (description embedding, numeric facts such as
+quantization bits) plus a one-hot of the methods seen in training, so a predictor can
+both learn per-method offsets and generalize to methods it has not seen.
+
+:meth:`MetaFeaturizer.fit` only learns column roles, feature names and standardization
+from the *training* tasks, so it can be refit inside every cross-validation fold.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from meta.descriptors import (
+    ROLES,
+    column_role,
+    descriptor_numeric,
+    descriptor_text,
+    hardware_text,
+    logify,
+    method_text,
+    model_text,
+    numeric_from_value,
+)
+from meta.embeddings import Embedder, SentenceEmbedder
+from meta.table import PerformanceTable
+
+TASK_ROLES = ("model", "hardware", "workload")
+Descriptors = Mapping[str, Mapping[str, Mapping[str, Any]]]
+
+
+def _is_number(v: Any) -> bool:
+    if isinstance(v, bool):
+        return False
+    if isinstance(v, int | float | np.integer | np.floating):
+        return math.isfinite(float(v))
+    return False
+
+
+def _signed_log(x: float) -> float:
+    return math.copysign(math.log1p(abs(x)), x)
+
+
+class MetaFeaturizer:
+    """Task and method feature matrices for selectors.
+
+    Parameters
+    ----------
+    embedder:
+        Text embedder. ``None`` means the real :class:`SentenceEmbedder`; pass
+        ``use_embeddings=False`` to get numeric features only.
+    descriptors:
+        Optional ``{"model": {name: dict}, "hardware": {...}, "workload": {...},
+        "method": {...}}`` of structured descriptors (the provider agent's sidecar).
+    roles:
+        Optional ``{column: role}`` overriding the guess from column names.
+    embedding_components:
+        Each role's 384-d embedding is projected on the principal components of the
+        *training* descriptions (at most this many; ``None`` keeps the full vectors).
+        A table has only a handful of distinct models or GPUs, so a few components keep
+        all of the variation while trees and neighbours stop drowning in 1,500 columns.
+    """
+
+    def __init__(
+        self,
+        embedder: Embedder | None = None,
+        descriptors: Descriptors | None = None,
+        roles: Mapping[str, str] | None = None,
+        use_embeddings: bool = True,
+        use_numeric: bool = True,
+        method_identity: bool = True,
+        embedding_components: int | None = 8,
+    ) -> None:
+        self.embedder = embedder
+        self.descriptors = descriptors
+        self.roles = roles
+        self.use_embeddings = use_embeddings
+        self.use_numeric = use_numeric
+        self.method_identity = method_identity
+        self.embedding_components = embedding_components
+
+    # ------------------------------------------------------------------ fitting
+    def fit(self, table: PerformanceTable) -> MetaFeaturizer:
+        self.task_cols_ = list(table.task_cols)
+        self.roles_ = {c: (self.roles or {}).get(c) or column_role(c) for c in self.task_cols_}
+        for c, r in self.roles_.items():
+            if r not in TASK_ROLES:
+                raise ValueError(f"column {c!r}: role must be one of {TASK_ROLES}, got {r!r}")
+        self.active_roles_ = [r for r in TASK_ROLES if r in self.roles_.values()]
+        tasks = table.task_dicts()
+        self.numeric_cols_ = [c for c in self.task_cols_ if all(_is_number(t[c]) for t in tasks)]
+        raw = [self._numeric_dict(t) for t in tasks]
+        self.numeric_names_ = sorted({k for d in raw for k in d}) if self.use_numeric else []
+        mat = self._dicts_to_matrix(raw, self.numeric_names_, fill=None)
+        self.numeric_mean_ = np.nanmean(mat, axis=0) if mat.size else np.zeros(0)
+        self.numeric_mean_ = np.nan_to_num(self.numeric_mean_)
+        std = np.nanstd(mat, axis=0) if mat.size else np.zeros(0)
+        self.numeric_scale_ = np.where(np.nan_to_num(std) > 1e-12, np.nan_to_num(std), 1.0)
+        self.methods_ = list(table.methods)
+        meth_raw = [self._method_numeric(m) for m in self.methods_]
+        self.method_numeric_names_ = sorted({k for d in meth_raw for k in d})
+        self._embedder_ = self._get_embedder()
+        self._text_cache: dict[tuple, np.ndarray] = {}
+        self.projections_: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+        if self._embedder_ is not None and self.embedding_components is not None:
+            for role in self.active_roles_:
+                texts = sorted({self.role_text(t, role) for t in tasks})
+                self.projections_[role] = self._pca(self._embed_cached(texts))
+            texts = sorted({self.method_description(m) for m in self.methods_})
+            self.projections_["method"] = self._pca(self._embed_cached(texts))
+        return self
+
+    def _pca(self, E: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Mean and top principal axes (rows) of a set of embeddings."""
+        mean = E.mean(0)
+        k = min(self.embedding_components or E.shape[1], max(len(E) - 1, 1))
+        _, sv, vt = np.linalg.svd(E - mean, full_matrices=False)
+        keep = max(1, int((sv[:k] > 1e-6).sum()))
+        return mean, vt[:keep]
+
+    def _project(self, E: np.ndarray, role: str) -> np.ndarray:
+        if role not in getattr(self, "projections_", {}):
+            return E
+        mean, axes = self.projections_[role]
+        return (E - mean) @ axes.T
+
+    def _get_embedder(self) -> Embedder | None:
+        if not self.use_embeddings:
+            return None
+        return self.embedder if self.embedder is not None else SentenceEmbedder()
+
+    @property
+    def embedding_dim_(self) -> int:
+        return self._embedder_.dim if self._embedder_ is not None else 0
+
+    # ------------------------------------------------------------------ descriptions
+    def _descriptor(self, role: str, value: Any) -> Mapping[str, Any] | None:
+        if not self.descriptors:
+            return None
+        return (self.descriptors.get(role) or {}).get(str(value))
+
+    def role_text(self, task: Mapping[str, Any], role: str) -> str:
+        """The sentence that describes one role of a task (what gets embedded)."""
+        parts = []
+        for col in self.task_cols_:
+            if self.roles_[col] != role:
+                continue
+            value = task[col]
+            desc = self._descriptor(role, value)
+            if desc is not None:
+                parts.append(f"{col}: {value}; {descriptor_text(desc)}")
+            elif role == "model" and not _is_number(value):
+                parts.append(f"{col}: {model_text(str(value))}")
+            elif role == "hardware" and not _is_number(value):
+                parts.append(f"{col}: {hardware_text(str(value))}")
+            else:
+                v = int(value) if _is_number(value) and float(value).is_integer() else value
+                parts.append(f"{col}: {v}")
+        return "; ".join(parts)
+
+    def method_description(self, method: str) -> str:
+        desc = self._descriptor("method", method)
+        if desc is not None:
+            return f"inference method {method}; {descriptor_text(desc)}"
+        return method_text(method)
+
+    # ------------------------------------------------------------------ numeric
+    def _numeric_dict(self, task: Mapping[str, Any]) -> dict[str, float]:
+        out: dict[str, float] = {}
+        raw: dict[str, dict[str, float]] = {r: {} for r in TASK_ROLES}
+        for col in self.task_cols_:
+            role = self.roles_[col]
+            value = task[col]
+            if col in self.numeric_cols_ and _is_number(value):
+                out[col] = _signed_log(float(value))
+                raw[role][f"count:{col}"] = float(value)
+                continue
+            desc = self._descriptor(role, value)
+            feats = (
+                descriptor_numeric(desc) if desc is not None else numeric_from_value(role, value)
+            )
+            for k, v in logify(feats).items():
+                out[f"{col}.{k}"] = v
+            raw[role].update(feats)
+        out.update(self._derived(raw))
+        return out
+
+    @staticmethod
+    def _derived(raw: Mapping[str, Mapping[str, float]]) -> dict[str, float]:
+        """Cross-role ratios that decide LLM inference speed (memory fit, bytes/bandwidth)."""
+        model, hw = raw["model"], raw["hardware"]
+        out: dict[str, float] = {}
+        params = model.get("active_params") or model.get("params")
+        total = model.get("params")
+        mem = hw.get("memory_gb")
+        bw = hw.get("bandwidth_gbs")
+        devices = next((v for k, v in hw.items() if k.startswith("count:")), 1.0) or 1.0
+        if total and mem:
+            out["derived.weight_mem_fraction"] = (2 * total) / (mem * 1e9 * devices)
+        if params and bw:
+            out["derived.log_decode_step_s"] = math.log(2 * params / (bw * 1e9 * devices))
+        return out
+
+    def _method_numeric(self, method: str) -> dict[str, float]:
+        desc = self._descriptor("method", method)
+        feats = (
+            descriptor_numeric(desc) if desc is not None else numeric_from_value("method", method)
+        )
+        return logify(feats)
+
+    @staticmethod
+    def _dicts_to_matrix(
+        dicts: Sequence[Mapping[str, float]], names: Sequence[str], fill: np.ndarray | None
+    ) -> np.ndarray:
+        mat = np.full((len(dicts), len(names)), np.nan)
+        for i, d in enumerate(dicts):
+            for j, n in enumerate(names):
+                if n in d:
+                    mat[i, j] = d[n]
+        if fill is not None:
+            mat = np.where(np.isnan(mat), fill[None, :], mat)
+        return mat
+
+    # ------------------------------------------------------------------ transforms
+    def _as_dicts(self, tasks: Any) -> list[Mapping[str, Any]]:
+        if isinstance(tasks, pd.DataFrame):
+            return tasks[self.task_cols_].to_dict("records")
+        if isinstance(tasks, Mapping):
+            tasks = [tasks]
+        return [self._coerce(t) for t in tasks]
+
+    def _coerce(self, task: Mapping[str, Any]) -> Mapping[str, Any]:
+        """Numbers that arrive as strings (JSON, CLI) become numbers again."""
+        bad = [c for c in self.numeric_cols_ if c in task and isinstance(task[c], str)]
+        if not bad:
+            return task
+        out = dict(task)
+        for c in bad:
+            try:
+                out[c] = float(out[c])
+            except ValueError as exc:
+                raise ValueError(f"task column {c!r} must be numeric, got {out[c]!r}") from exc
+        return out
+
+    def numeric_task_features(self, tasks: Any) -> np.ndarray:
+        dicts = self._as_dicts(tasks)
+        if not self.numeric_names_:
+            return np.zeros((len(dicts), 0))
+        mat = self._dicts_to_matrix(
+            [self._numeric_dict(t) for t in dicts], self.numeric_names_, self.numeric_mean_
+        )
+        return (mat - self.numeric_mean_) / self.numeric_scale_
+
+    def role_embeddings(self, tasks: Any, role: str) -> np.ndarray:
+        dicts = self._as_dicts(tasks)
+        texts = [self.role_text(t, role) for t in dicts]
+        return self._embed_cached(texts)
+
+    def _embed_cached(self, texts: Sequence[str]) -> np.ndarray:
+        out = np.zeros((len(texts), self.embedding_dim_), dtype=np.float32)
+        missing = sorted({t for t in texts if (t,) not in self._text_cache})
+        if missing:
+            for t, v in zip(missing, self._embedder_.embed(missing), strict=True):
+                self._text_cache[(t,)] = v
+        for i, t in enumerate(texts):
+            out[i] = self._text_cache[(t,)]
+        return out
+
+    def transform_tasks(self, tasks: Any) -> np.ndarray:
+        """[standardized numeric | model emb | hardware emb | workload emb] per task."""
+        blocks = [self.numeric_task_features(tasks)]
+        if self._embedder_ is not None:
+            blocks += [self._project(self.role_embeddings(tasks, r), r) for r in self.active_roles_]
+        return np.hstack(blocks).astype(np.float64)
+
+    def transform_methods(self, methods: Sequence[str]) -> np.ndarray:
+        """[method emb | numeric method facts | one-hot over training methods] per method."""
+        blocks = []
+        if self._embedder_ is not None:
+            emb = self._embed_cached([self.method_description(m) for m in methods])
+            blocks.append(self._project(emb, "method"))
+        if self.method_numeric_names_:
+            mat = self._dicts_to_matrix(
+                [self._method_numeric(m) for m in methods], self.method_numeric_names_, None
+            )
+            blocks.append(np.nan_to_num(mat, nan=0.0) / 16.0)
+        if self.method_identity:
+            onehot = np.zeros((len(methods), len(self.methods_)))
+            for i, m in enumerate(methods):
+                if m in self.methods_:
+                    onehot[i, self.methods_.index(m)] = 1.0
+            blocks.append(onehot)
+        if not blocks:
+            return np.zeros((len(methods), 0))
+        return np.hstack(blocks).astype(np.float64)
+
+    def block_slices(self) -> dict[str, slice]:
+        """Where each block sits in :meth:`transform_tasks` output (for inspection)."""
+        out, start = {}, 0
+        out["numeric"] = slice(start, start + len(self.numeric_names_))
+        start += len(self.numeric_names_)
+        if self._embedder_ is not None:
+            for r in self.active_roles_:
+                width = (
+                    len(self.projections_[r][1]) if r in self.projections_ else self.embedding_dim_
+                )
+                out[r] = slice(start, start + width)
+                start += width
+        return out
+
+    def __getstate__(self) -> dict:
+        state = self.__dict__.copy()
+        state["_text_cache"] = {}
+        return state
+
+
+__all__ = ["MetaFeaturizer", "ROLES"]

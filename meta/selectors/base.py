@@ -1,0 +1,218 @@
+"""The one interface every selector shares.
+
+``fit(table, features)`` learns from a :class:`~meta.table.PerformanceTable` and a
+:class:`~meta.features.MetaFeaturizer` (refit on the same table here unless it is
+already fitted); ``score(tasks, methods)`` returns a tasks x methods matrix where higher
+means "expected to be faster"; ``rank(task)`` and ``select(task, budget)`` build on it.
+
+Availability is enforced here, once, for every selector: ``rank`` only ever returns
+methods listed as available for the task, so no subclass can pick a method that did
+not run there.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import warnings
+from abc import ABC, abstractmethod
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from meta._threads import limited_threads
+from meta.features import MetaFeaturizer
+from meta.table import PerformanceTable, task_key
+
+BUDGET_RTOL = 1e-9  # costs are products of floats: a cost equal to the budget fits
+
+
+class BudgetNotSupportedError(TypeError):
+    """Raised by ``select(task, budget=...)`` on selectors that cannot predict cost."""
+
+
+@dataclass
+class Task:
+    """A task to choose a method for.
+
+    ``values`` holds the task-column values (model, hardware, workload, ...).
+    ``available`` restricts the choice (``None``: every method the selector knows).
+    ``price_per_second`` is a number or a ``{method: price}`` mapping, and ``work`` is
+    the amount of work in the metric's unit (tokens for tokens/s; requests for a
+    latency), so that runtime = work / performance and cost = runtime x price.
+    """
+
+    values: Mapping[str, Any]
+    available: Sequence[str] | None = None
+    price_per_second: float | Mapping[str, float] | None = None
+    work: float = 1.0
+    meta: dict[str, Any] = field(default_factory=dict)
+
+
+def as_task(task: Task | Mapping[str, Any]) -> Task:
+    if isinstance(task, Task):
+        return task
+    if isinstance(task, Mapping):
+        values = dict(task)
+        available = values.pop("available", None)
+        price = values.pop("price_per_second", None)
+        work = values.pop("work", 1.0)
+        return Task(values=values, available=available, price_per_second=price, work=work)
+    raise TypeError(f"task must be a Task or a mapping, not {type(task).__name__}")
+
+
+def stable_uniform(*parts: Any) -> float:
+    """A uniform number in [0, 1) fixed by its arguments (order-free randomness)."""
+    h = hashlib.blake2b("\x1f".join(map(str, parts)).encode(), digest_size=8).digest()
+    return int.from_bytes(h) / 2.0**64
+
+
+class Selector(ABC):
+    """Base class: hyper-parameters in ``__init__``, learned state ends with ``_``."""
+
+    name: str = "Selector"
+    cost_aware: bool = False  # can predict absolute performance, hence cost
+    needs_features: bool = True
+
+    # ------------------------------------------------------------------ fitting
+    def fit(self, table: PerformanceTable, features: MetaFeaturizer | None = None) -> Selector:
+        self.methods_ = list(table.methods)
+        self.task_cols_ = list(table.task_cols)
+        self.lower_is_better_ = table.lower_is_better
+        self.metric_ = table.metric
+        if self.needs_features:
+            if features is None:
+                raise ValueError(f"{self.name} needs a MetaFeaturizer")
+            if not hasattr(features, "task_cols_"):
+                features = features.fit(table)
+        self.features_ = features
+        with limited_threads():
+            self._fit(table)
+        return self
+
+    @abstractmethod
+    def _fit(self, table: PerformanceTable) -> None: ...
+
+    @abstractmethod
+    def _score_known(self, tasks: list[Mapping[str, Any]]) -> np.ndarray:
+        """Scores of the fitted methods (tasks x ``methods_``); higher is better."""
+
+    def score(self, tasks: Sequence[Mapping[str, Any]], methods: Sequence[str]) -> np.ndarray:
+        """tasks x methods scores, higher is better (not necessarily performance)."""
+        with limited_threads():
+            return self._score(list(tasks), list(methods))
+
+    def _score(self, tasks: list[Mapping[str, Any]], methods: list[str]) -> np.ndarray:
+        """Default: scores of fitted methods; methods unknown to the selector get -inf."""
+        known = self._score_known(tasks)
+        out = np.full((len(tasks), len(methods)), -np.inf)
+        index = {m: j for j, m in enumerate(self.methods_)}
+        for j, m in enumerate(methods):
+            if m in index:
+                out[:, j] = known[:, index[m]]
+        return out
+
+    # ------------------------------------------------------------------ choosing
+    def _candidates(self, task: Task) -> list[str]:
+        avail = list(task.available) if task.available is not None else list(self.methods_)
+        return list(dict.fromkeys(avail))  # dedupe, keep order
+
+    def rank(self, task: Task | Mapping[str, Any]) -> list[str]:
+        """Available methods of ``task``, best first (ties: in the order given)."""
+        task = as_task(task)
+        cands = self._candidates(task)
+        if not cands:
+            return []
+        scores = self.score([task.values], cands)[0]
+        order = np.argsort(-np.nan_to_num(scores, nan=-np.inf), kind="stable")
+        return [cands[i] for i in order]
+
+    def predict_log_performance(
+        self, tasks: Sequence[Mapping[str, Any]], methods: Sequence[str]
+    ) -> np.ndarray:
+        """log of predicted (higher-is-better) performance; only cost-aware selectors."""
+        if not self.cost_aware:
+            raise BudgetNotSupportedError(f"{self.name} does not predict performance")
+        with limited_threads():
+            return self._predict_log_performance(list(tasks), list(methods))
+
+    def _predict_log_performance(
+        self, tasks: list[Mapping[str, Any]], methods: list[str]
+    ) -> np.ndarray:
+        raise BudgetNotSupportedError(f"{self.name} does not predict performance")
+
+    def predict_runtime(self, task: Task | Mapping[str, Any], methods: Sequence[str]) -> np.ndarray:
+        """Predicted seconds: work / performance (= latency x requests for latencies)."""
+        task = as_task(task)
+        logp = self.predict_log_performance([task.values], list(methods))[0]
+        return task.work / np.exp(logp)
+
+    def predict_cost(self, task: Task | Mapping[str, Any], methods: Sequence[str]) -> np.ndarray:
+        task = as_task(task)
+        runtime = self.predict_runtime(task, methods)
+        price = task.price_per_second
+        if price is None:
+            raise ValueError("task has no price_per_second: cannot turn runtime into cost")
+        if isinstance(price, Mapping):
+            prices = np.array([float(price.get(m, np.inf)) for m in methods])
+        else:
+            prices = np.full(len(methods), float(price))
+        return runtime * prices
+
+    def select(self, task: Task | Mapping[str, Any], budget: float | None = None) -> str | None:
+        """Best available method; with a budget, the best whose *predicted* cost fits.
+
+        Returns ``None`` when no method is available, or when a budget is given and no
+        method's predicted cost is within it. Selectors that cannot predict cost raise
+        :class:`BudgetNotSupportedError` when given a budget.
+        """
+        task = as_task(task)
+        if budget is None:
+            ranked = self.rank(task)
+            return ranked[0] if ranked else None
+        if not self.cost_aware:
+            raise BudgetNotSupportedError(f"{self.name} cannot predict cost; select without budget")
+        cands = self._candidates(task)
+        if not cands:
+            return None
+        scores = self.score([task.values], cands)[0]
+        costs = self.predict_cost(task, cands)
+        order = np.argsort(-scores, kind="stable")
+        for i in order:
+            if costs[i] <= budget * (1 + BUDGET_RTOL):
+                return cands[i]
+        return None
+
+    def fit_info(self) -> dict[str, Any]:
+        """What the fit decided that a report should show (e.g. inner-CV choices)."""
+        return {}
+
+    def get_params(self) -> dict[str, Any]:
+        import inspect
+
+        sig = inspect.signature(type(self).__init__)
+        return {p: getattr(self, p) for p in sig.parameters if p != "self" and hasattr(self, p)}
+
+    def __repr__(self) -> str:
+        params = ", ".join(f"{k}={v!r}" for k, v in self.get_params().items())
+        return f"{type(self).__name__}({params})"
+
+
+def task_keys_of(tasks: Sequence[Mapping[str, Any]], cols: Sequence[str]) -> list[str]:
+    return [task_key([t[c] for c in cols]) for t in tasks]
+
+
+def comparative_mask(table: PerformanceTable) -> np.ndarray:
+    """Tasks with at least two measured methods: the only ones that say which is better."""
+    return table.available.sum(axis=1) >= 2
+
+
+def mean_normalized(table: PerformanceTable, rows: np.ndarray | None = None) -> np.ndarray:
+    """Mean normalized performance per method over ``rows`` (NaN where never measured)."""
+    norm = table.normalized
+    if rows is not None:
+        norm = norm[rows]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        return np.nanmean(norm, axis=0) if len(norm) else np.full(table.n_methods, np.nan)

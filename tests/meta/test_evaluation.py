@@ -1,0 +1,145 @@
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from meta.evaluation import Budgets, evaluate, ndcg_at_k
+from meta.features import MetaFeaturizer
+from meta.selectors import OracleSelector, RandomSelector, SingleBestSelector
+from meta.selectors.base import Selector
+from meta.table import PerformanceTable
+
+
+class FixedOrder(Selector):
+    """Always prefers methods in a fixed order; records the tasks it was trained on."""
+
+    name = "Fixed"
+    needs_features = False
+    seen: list[set[str]] = []
+
+    def __init__(self, order: tuple[str, ...] = ()) -> None:
+        self.order = order
+
+    def _fit(self, table):
+        FixedOrder.seen.append(set(table.task_keys))
+
+    def _score_known(self, tasks):
+        return np.tile([-self.order.index(m) for m in self.methods_], (len(tasks), 1)).astype(float)
+
+
+@pytest.fixture
+def table() -> PerformanceTable:
+    # 4 tasks (2 groups), methods a/b/c; best: a, a, b, c(only one with 2+ methods there)
+    rows = [
+        ("g1", 1, "a", 10.0),
+        ("g1", 1, "b", 5.0),
+        ("g1", 1, "c", 1.0),
+        ("g1", 2, "a", 8.0),
+        ("g1", 2, "b", 4.0),
+        ("g2", 1, "a", 2.0),
+        ("g2", 1, "b", 4.0),
+        ("g2", 2, "c", 3.0),
+        ("g2", 2, "b", 1.0),
+        ("g2", 3, "a", 7.0),  # single method: trained on, never scored
+    ]
+    df = pd.DataFrame(rows, columns=["grp", "size", "method", "perf"])
+    return PerformanceTable.from_frame(df, ["grp", "size"], "method", "perf")
+
+
+def test_metrics_by_hand(table):
+    FixedOrder.seen = []
+    res = evaluate(
+        table,
+        {
+            "Fixed": FixedOrder(("a", "b", "c")),
+            "SBS": SingleBestSelector(),
+            "VBS": OracleSelector(),
+        },
+        featurizer=MetaFeaturizer(use_embeddings=False),
+        group_by="grp",
+        n_bootstrap=50,
+    )
+    assert res.groups == ["g1", "g2"]
+    # held-out tasks never appear in the training set of their fold
+    assert FixedOrder.seen[0].isdisjoint({k for k in table.task_keys if k.startswith("g1")})
+    assert FixedOrder.seen[1].isdisjoint({k for k in table.task_keys if k.startswith("g2")})
+    s = res.summary["Fixed"]
+    # picks: a (best), a (best), a (2 vs 4 -> 0.5), b (1 vs 3 -> 1/3)
+    assert s["top1_accuracy"] == pytest.approx(0.5)
+    assert s["normalized_performance"] == pytest.approx((1 + 1 + 0.5 + 1 / 3) / 4)
+    assert s["regret"] == pytest.approx((math.log(2) + math.log(3)) / 4)
+    assert res.summary["VBS"]["normalized_performance"] == 1.0
+    assert res.to_dict()["n_eval_tasks"] == 4
+    assert res.to_dict()["n_tasks"] == 5
+    lo, hi = s["ci95"]
+    assert lo <= s["normalized_performance"] <= hi
+    md = res.to_markdown()
+    assert md.splitlines()[0].startswith("| selector |") and "| Fixed |" in md
+
+
+def test_gap_closed_and_wilcoxon(table):
+    res = evaluate(
+        table,
+        {"SBS": SingleBestSelector(), "Random": RandomSelector(0), "VBS": OracleSelector()},
+        featurizer=MetaFeaturizer(use_embeddings=False),
+        group_by="grp",
+        n_bootstrap=0,
+    )
+    assert res.summary["VBS"]["gap_closed"] == pytest.approx(1.0)
+    assert res.summary["SBS"]["gap_closed"] == pytest.approx(0.0)
+    assert res.best_baseline in {"SBS", "Random"}
+    assert res.summary[res.best_baseline]["wilcoxon_p"] is None
+    assert 0 <= res.summary["VBS"]["wilcoxon_p"] <= 1
+
+
+def test_ndcg():
+    gains = np.array([1.0, 0.5, 0.25])
+    assert ndcg_at_k(np.array([0, 1, 2]), gains) == pytest.approx(1.0)
+    worst = ndcg_at_k(np.array([2, 1, 0]), gains)
+    assert 0 < worst < 1
+    assert ndcg_at_k(np.array([1, 0]), np.array([0.5, 1.0]), k=3) == pytest.approx(1.0)
+
+
+def test_budget_feasibility(table):
+    budgets = Budgets.from_quantile(table, 1.0)  # every measured method fits
+    res = evaluate(
+        table,
+        {"SBS": SingleBestSelector(), "VBS": OracleSelector()},
+        featurizer=MetaFeaturizer(use_embeddings=False),
+        group_by="grp",
+        budgets=budgets,
+        n_bootstrap=0,
+    )
+    assert res.summary["VBS"]["budget_feasibility"] == 1.0
+    assert res.summary["SBS"]["budget_feasibility"] == 1.0
+    tight = Budgets.from_quantile(table, 0.0)  # only the cheapest (= fastest) method fits
+    res = evaluate(
+        table,
+        {"SBS": SingleBestSelector(), "VBS": OracleSelector()},
+        featurizer=MetaFeaturizer(use_embeddings=False),
+        group_by="grp",
+        budgets=tight,
+        n_bootstrap=0,
+    )
+    assert res.summary["VBS"]["budget_feasibility"] == 1.0
+    assert res.summary["SBS"]["budget_feasibility"] == pytest.approx(
+        res.summary["SBS"]["top1_accuracy"]
+    )
+
+
+def test_task_level_cv_uses_folds(rule_table):
+    res = evaluate(
+        rule_table,
+        {"SBS": SingleBestSelector(), "VBS": OracleSelector()},
+        featurizer=MetaFeaturizer(use_embeddings=False),
+        group_by=None,
+        n_bootstrap=0,
+    )
+    assert len(res.groups) == 10
+    assert (
+        res.records.groupby("selector")["task"].nunique().min()
+        == (rule_table.available.sum(1) >= 2).sum()
+    )

@@ -1,0 +1,49 @@
+from __future__ import annotations
+
+import numpy as np
+
+from meta.embeddings import HashingEmbedder
+from meta.features import MetaFeaturizer
+from meta.table import PerformanceTable
+
+
+def test_roles_blocks_and_unseen_tasks(tiny_frame):
+    t = PerformanceTable.from_frame(tiny_frame, ["model", "hardware", "batch"], "method", "tps")
+    f = MetaFeaturizer(embedder=HashingEmbedder(16), embedding_components=None).fit(t)
+    assert f.roles_ == {"model": "model", "hardware": "hardware", "batch": "workload"}
+    assert f.numeric_cols_ == ["batch"]
+    X = f.transform_tasks(t.task_dicts())
+    blocks = f.block_slices()
+    assert X.shape == (3, blocks["workload"].stop)
+    assert set(blocks) == {"numeric", "model", "hardware", "workload"}
+    # a task never seen in training still featurizes, with the same width
+    new = f.transform_tasks([{"model": "other-13b", "hardware": "L4", "batch": 8}])
+    assert new.shape == (1, X.shape[1]) and np.all(np.isfinite(new))
+    # string-typed numbers (from JSON) featurize like numbers
+    same = f.transform_tasks([{"model": "m7b", "hardware": "A100", "batch": "1"}])
+    np.testing.assert_allclose(same[0], X[t.task_keys.index("m7b | A100 | 1")])
+
+
+def test_descriptor_sidecar_wins(tiny_frame):
+    t = PerformanceTable.from_frame(tiny_frame, ["model", "hardware", "batch"], "method", "tps")
+    desc = {
+        "model": {"m7b": {"params": 7e9, "layers": 32}, "m70b": {"params": 70e9, "layers": 80}},
+        "hardware": {"A100": {"memory_gb": 80}, "H100": {"memory_gb": 80, "fp8": True}},
+        "method": {"fast": {"engine": "trt", "bits": 8}},
+    }
+    f = MetaFeaturizer(embedder=HashingEmbedder(16), descriptors=desc).fit(t)
+    assert "model.layers" in f.numeric_names_ and "hardware.fp8" in f.numeric_names_
+    assert "derived.weight_mem_fraction" in f.numeric_names_
+    assert "engine: trt" in f.method_description("fast")
+    assert "bits" in f.method_numeric_names_
+    assert f.transform_methods(["fast", "brand-new"]).shape[0] == 2
+
+
+def test_numeric_only_and_frameworks_names(tiny_frame):
+    t = PerformanceTable.from_frame(tiny_frame, ["model", "hardware", "batch"], "method", "tps")
+    f = MetaFeaturizer(use_embeddings=False).fit(t)
+    X = f.transform_tasks(t.task_dicts())
+    assert X.shape == (3, len(f.numeric_names_))
+    assert np.allclose(X.mean(0), 0, atol=1e-9)  # standardized on the training tasks
+    text = f.role_text({"model": "meta-llama/Llama-2-70b-hf", "hardware": "x", "batch": 1}, "model")
+    assert "80 layers" in text and "grouped-query attention" in text

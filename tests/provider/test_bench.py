@@ -1,0 +1,140 @@
+from __future__ import annotations
+
+import csv
+import json
+
+import pytest
+
+from chain.canonical import content_id
+from provider_agent.bench import (
+    GridSpec,
+    run_grid,
+    selection_summary,
+    table_json,
+    write_csv,
+    write_descriptors,
+)
+from provider_agent.blobstore import BlobStore
+from provider_agent.harness import BenchConfig
+from provider_agent.methods import UnknownMethodError
+
+SMALL = {
+    "chat": dict(num_requests=4, concurrency=4, prompt_tokens=(8, 24), output_tokens=(4, 8)),
+    "summarize": dict(num_requests=1, prompt_tokens=(24, 32), output_tokens=(8, 8)),
+}
+
+
+@pytest.fixture(scope="module")
+def grid_result(tiny_model, tmp_path_factory):
+    grid = GridSpec(
+        models=(str(tiny_model),),
+        hardware=("cpu-1t",),
+        workloads=("chat", "summarize"),
+        methods=("hf-sdpa", "hf-int8", "ort-fp32"),
+        config=BenchConfig(warmup=1, repetitions=3),
+        workload_overrides=SMALL,
+    )
+    store = BlobStore(tmp_path_factory.mktemp("blobs"))
+    return run_grid(grid, store=store, progress=False, isolate=False), store
+
+
+def test_grid_rows_reports_and_reference(grid_result):
+    result, store = grid_result
+    assert not result.failures()
+    # hf-eager is added as the reference of hf-sdpa / hf-int8 / ort-fp32
+    methods = {r["method"] for r in result.rows}
+    assert methods == {"hf-eager", "hf-sdpa", "hf-int8", "ort-fp32"}
+    assert len(result.rows) == 8
+    for row in result.rows:
+        assert row["output_tokens_per_s"] > 0 and row["ttft_p50_ms"] > 0
+        key = (row["model"], row["hardware"], row["workload"], row["method"])
+        h = result.reports[key]
+        rep = store.get_json(h)
+        assert content_id(rep) == h
+        assert rep["ids"]["methodId"] == content_id(rep["method"])
+        assert len(rep["samples"]) == 3 and rep["environment"]["packages"]["torch"]
+        assert rep["metrics"]["output_tokens_per_s"] == pytest.approx(
+            row["output_tokens_per_s"], rel=1e-5
+        )
+        if row["method"] in ("hf-eager", "hf-sdpa", "ort-fp32"):
+            assert row["exact_match_rate"] == 1.0 and rep["quality"]["ok"] is True
+
+
+def test_outputs_long_format(grid_result, tmp_path):
+    result, _ = grid_result
+    write_csv(result.rows, tmp_path / "t.csv")
+    rows = list(csv.DictReader((tmp_path / "t.csv").read_text().splitlines()))
+    assert list(rows[0])[:4] == ["model", "hardware", "workload", "method"]
+    assert "output_tokens_per_s" in rows[0]
+    write_descriptors(result, tmp_path / "d.json")
+    d = json.loads((tmp_path / "d.json").read_text())
+    assert set(d) == {"models", "hardware", "workloads", "methods", "ids"}
+    assert d["workloads"]["chat"]["num_requests"] == 4
+    tj = table_json(result)
+    assert all(r["reportHash"].startswith("0x") for r in tj["rows"])
+
+
+def test_selection_summary():
+    rows = []
+    for wl, best in (("a", "m1"), ("b", "m1"), ("c", "m2")):
+        for m in ("m1", "m2"):
+            rows.append(
+                dict(
+                    model="x",
+                    hardware="h",
+                    workload=wl,
+                    method=m,
+                    output_tokens_per_s=2.0 if m == best else 1.0,
+                )
+            )
+    s = selection_summary(rows)
+    assert s["sbs"] == "m1" and s["sbs_top1"] == pytest.approx(2 / 3) and s["distinct_winners"] == 2
+    assert s["winners_by_workload"]["c"] == {"m2": 1}
+
+
+def test_bad_grid_is_a_clear_error(tiny_model):
+    with pytest.raises(UnknownMethodError, match="unknown method"):
+        GridSpec(
+            models=(str(tiny_model),),
+            hardware=("cpu-1t",),
+            workloads=("chat",),
+            methods=("warp-drive",),
+        )
+    with pytest.raises(ValueError, match="unknown workload"):
+        GridSpec(
+            models=(str(tiny_model),),
+            hardware=("cpu-1t",),
+            workloads=("poetry",),
+            methods=("hf-eager",),
+        )
+
+
+def test_worker_process_group(tiny_model, tmp_path):
+    """The isolated path (a worker process per method group) yields the same kind of rows."""
+    grid = GridSpec(
+        models=(str(tiny_model),),
+        hardware=("cpu-1t",),
+        workloads=("summarize",),
+        methods=("hf-eager",),
+        config=BenchConfig(warmup=0, repetitions=3),
+        workload_overrides=SMALL,
+    )
+    result = run_grid(
+        grid, store=BlobStore(tmp_path), progress=False, isolate=True, log=tmp_path / "w.log"
+    )
+    assert not result.failures(), (tmp_path / "w.log").read_text()[-2000:]
+    (row,) = result.rows
+    assert row["method"] == "hf-eager" and row["exact_match_rate"] == 1.0
+
+
+def test_time_budget_reports_unreached_cells(tiny_model, tmp_path):
+    grid = GridSpec(
+        models=(str(tiny_model),),
+        hardware=("cpu-1t",),
+        workloads=("chat", "summarize"),
+        methods=("hf-eager",),
+        workload_overrides=SMALL,
+    )
+    result = run_grid(grid, store=BlobStore(tmp_path), progress=False, isolate=False, budget_s=1e-9)
+    assert not result.rows
+    assert [c.error for c in result.failures()] == ["skipped: time budget spent"] * 2
