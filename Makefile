@@ -58,10 +58,15 @@ test-fast: setup
 
 test: lint test-contracts test-python
 
+# Benchmarks write JSON + markdown under bench/results (medians over repetitions).
 bench: setup
 	mkdir -p bench/results
 	$(VENV)/bin/metainf chain gas-report --json bench/results/gas.json
 	$(PY) bench/meta_bench.py --json bench/results/meta.json --md bench/results/meta.md
+	$(VENV)/bin/metainf provider bench --grid smoke --models smollm2-135m --no-progress \
+	  --json bench/results/provider.json --csv bench/results/provider.csv \
+	  --summary bench/results/provider_summary.json
+	$(PY) bench/provider_markdown.py bench/results/provider.csv bench/results/provider.md
 
 clean:
 	rm -rf cache .pytest_cache .ruff_cache
