@@ -115,8 +115,9 @@ class EvaluationResult:
     records: pd.DataFrame
     table: PerformanceTable
     group_by: str | None
-    groups: list[str]
+    groups: list[str]  # held-out groups that had tasks to score
     min_methods: int
+    groups_skipped: list[str] = field(default_factory=list)
     summary: dict[str, dict[str, Any]] = field(default_factory=dict)
     best_baseline: str | None = None
     n_bootstrap: int = 1000
@@ -133,6 +134,7 @@ class EvaluationResult:
             "n_methods": int(self.table.n_methods),
             "groups": list(self.groups),
             "selectors": self.summary,
+            "groups_skipped": list(self.groups_skipped),
             "n_eval_tasks": int(self.records["task"].nunique()) if len(self.records) else 0,
             "group_by": self.group_by or "task",
             "metric": self.table.metric,
@@ -227,11 +229,13 @@ def evaluate(
     rows: list[dict[str, Any]] = []
     fit_info: dict[str, dict[str, Any]] = {}
     uniq = sorted(set(groups), key=str)
+    evaluated: list[str] = []
     for g in uniq:
         test_mask = (groups == g) & (n_avail >= min_methods)
         train_mask = groups != g
         if not test_mask.any() or train_mask.sum() < 2:
-            continue
+            continue  # nothing to score there (e.g. a model only one engine ran)
+        evaluated.append(str(g))
         if progress:
             progress(f"fold {g}: {train_mask.sum()} train / {test_mask.sum()} test tasks")
         train = table.subset(train_mask)
@@ -247,7 +251,10 @@ def evaluate(
         test_dicts = [dicts[i] for i in test_idx]
         for name, template in selectors.items():
             sel = clone_selector(template)
-            sel.fit(table if name in ORACLES else train, feats)
+            if name in ORACLES:
+                sel.fit(table, feats)
+            else:  # the outer split's groups: inner tuning mirrors the outer question
+                sel.fit(train, feats, groups=groups[train_mask])
             if sel.fit_info():
                 fit_info.setdefault(name, {})[str(g)] = sel.fit_info()
             scores = sel.score(test_dicts, methods)
@@ -283,7 +290,8 @@ def evaluate(
         records=records,
         table=table,
         group_by=group_by,
-        groups=[str(g) for g in uniq],
+        groups=evaluated,
+        groups_skipped=[str(g) for g in uniq if str(g) not in evaluated],
         min_methods=min_methods,
         n_bootstrap=n_bootstrap,
         random_state=random_state,

@@ -197,7 +197,8 @@ class PerformanceTable:
         )
         sub._align_methods(self.methods)
         # keep the caller's task order
-        order = [sub.task_keys.index(k) for k in self.tasks["task"].iloc[idx]]
+        pos = {k: i for i, k in enumerate(sub.task_keys)}
+        order = [pos[k] for k in self.tasks["task"].iloc[idx]]
         sub.tasks = sub.tasks.iloc[order]
         sub.matrix = sub.matrix[order]
         return sub

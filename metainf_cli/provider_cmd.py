@@ -255,6 +255,12 @@ def model_info_cmd(model: str) -> None:
     "--strict", is_flag=True, help="Fail if any requested method is unavailable or any cell fails."
 )
 @click.option(
+    "--update",
+    "update_path",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="An earlier --json table: the cells measured now replace its cells, the rest are kept.",
+)
+@click.option(
     "--budget-s",
     type=float,
     default=None,
@@ -281,6 +287,7 @@ def bench(
     store_dir: Path | None,
     log_file: Path | None,
     strict: bool,
+    update_path: Path | None,
     budget_s: float | None,
     in_process: bool,
     no_progress: bool,
@@ -315,6 +322,11 @@ def bench(
         )
     except (UnknownMethodError, UnknownModelError, HardwareError, ValueError) as exc:
         _die(str(exc))
+    if update_path:
+        try:
+            result = b.merge_results(json.loads(update_path.read_text()), result)
+        except (ValueError, KeyError) as exc:
+            _die(f"cannot merge into {update_path}: {exc}")
     if json_out:
         json_out.parent.mkdir(parents=True, exist_ok=True)
         json_out.write_text(json.dumps(b.table_json(result), indent=1) + "\n")
@@ -351,3 +363,14 @@ def bench(
         _die(
             f"{len(result.failures())} cells failed, {len(result.unavailable)} methods unavailable (--strict)"
         )
+
+
+# The on-chain side of the agent (register, attest, run) lives in its own module.
+def _add_chain_commands() -> None:
+    from metainf_cli.provider_chain import attest, register, run
+
+    for command in (register, attest, run):
+        provider.add_command(command)
+
+
+_add_chain_commands()

@@ -154,7 +154,10 @@ def measure_group(
             load_before = os.getloadavg()[0]
             m = measure(engine, w, w.build(tok), config)
             # a busy neighbour distorts CPU timings: keep the evidence with the numbers
-            cell_env = env | {"loadavg_1min": [round(load_before, 2), round(os.getloadavg()[0], 2)]}
+            cell_env = env | {
+                "loadavg_1min": [round(load_before, 2), round(os.getloadavg()[0], 2)],
+                "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY", "unset"),
+            }
             emit(
                 Cell(
                     info.name,
@@ -280,6 +283,8 @@ def run_grid(
     from tqdm import tqdm
 
     start = time.perf_counter()
+    # sleeping OpenMP waits (see bench_worker); effective when torch is not imported yet
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     say = echo or (lambda s: None)
     store = store or BlobStore()
     workloads = grid.workload_specs()
@@ -447,6 +452,53 @@ def table_json(result: GridResult) -> dict[str, Any]:
         "ids": ids,
         "elapsed_s": round(result.elapsed_s, 1),
     }
+
+
+_ID_FIELDS = ("modelId", "hardwareId", "workloadId", "methodId", "reportHash")
+
+
+def merge_results(previous: dict[str, Any], result: GridResult) -> GridResult:
+    """``result`` measured on top of an earlier ``bench --json`` table.
+
+    Cells measured in ``result`` (rows or failures) replace the earlier table's cells with
+    the same (model, hardware, workload, method); everything else is kept, so a few cells
+    can be re-measured without re-running the grid. Descriptors must agree where names meet.
+    """
+    prev_desc = previous.get("descriptors", {})
+    descriptors: dict[str, dict[str, Any]] = {}
+    for kind in ("models", "hardware", "workloads", "methods"):
+        merged = dict(prev_desc.get(kind, {}))
+        for name, desc in result.descriptors.get(kind, {}).items():
+            if name in merged and merged[name] != desc:
+                raise ValueError(f"{kind} {name!r} has a different descriptor than in the table")
+            merged[name] = desc
+        descriptors[kind] = merged
+    fresh = {tuple(c.__dict__[k] for k in KEY_COLUMNS) for c in result.cells}
+    rows = list(result.rows)
+    reports = dict(result.reports)
+    for r in previous.get("rows", []):
+        key = tuple(r[k] for k in KEY_COLUMNS)
+        if key in fresh:
+            continue
+        rows.append({k: v for k, v in r.items() if k not in _ID_FIELDS})
+        reports[key] = r["reportHash"]
+    cells = list(result.cells)
+    for f in previous.get("failures", []):
+        key = tuple(f[k] for k in KEY_COLUMNS)
+        if key not in fresh:
+            cells.append(Cell(*key, error=f["error"]))
+    seen = {(u["hardware"], u["method"]) for u in result.unavailable}
+    unavailable = list(result.unavailable) + [
+        u for u in previous.get("unavailable", []) if (u["hardware"], u["method"]) not in seen
+    ]
+    return GridResult(
+        rows=rows,
+        cells=cells,
+        reports=reports,
+        unavailable=unavailable,
+        descriptors=descriptors,
+        elapsed_s=result.elapsed_s + float(previous.get("elapsed_s", 0.0)),
+    )
 
 
 def write_descriptors(result: GridResult, path: Path) -> None:

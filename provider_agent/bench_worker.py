@@ -15,6 +15,10 @@ from pathlib import Path
 
 
 def main(argv: list[str]) -> int:
+    # Before anything imports torch (its OpenMP runtime reads this once): waiting threads
+    # sleep instead of spinning. On a shared host a spinning pool turns one busy neighbour
+    # core into 10-30x slower multi-threaded kernels; see docs/provider.md.
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     job = json.loads(Path(argv[0]).read_text())
     from provider_agent.bench import CELL_MARK, measure_group
     from provider_agent.engines.vllm import configure_env

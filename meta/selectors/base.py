@@ -76,7 +76,18 @@ class Selector(ABC):
     needs_features: bool = True
 
     # ------------------------------------------------------------------ fitting
-    def fit(self, table: PerformanceTable, features: MetaFeaturizer | None = None) -> Selector:
+    def fit(
+        self,
+        table: PerformanceTable,
+        features: MetaFeaturizer | None = None,
+        groups: Sequence[Any] | np.ndarray | None = None,
+    ) -> Selector:
+        """Learn from ``table``; ``groups`` (one label per task, like scikit-learn's
+        ``fit(X, y, groups)``) tells selectors that tune themselves by inner
+        cross-validation which tasks belong together."""
+        self._fit_groups = None if groups is None else np.asarray(groups, dtype=object)
+        if self._fit_groups is not None and len(self._fit_groups) != table.n_tasks:
+            raise ValueError("groups must have one label per task")
         self.methods_ = list(table.methods)
         self.task_cols_ = list(table.task_cols)
         self.lower_is_better_ = table.lower_is_better
@@ -87,8 +98,11 @@ class Selector(ABC):
             if not hasattr(features, "task_cols_"):
                 features = features.fit(table)
         self.features_ = features
-        with limited_threads():
-            self._fit(table)
+        try:
+            with limited_threads():
+                self._fit(table)
+        finally:
+            del self._fit_groups  # transient: not part of the fitted state
         return self
 
     @abstractmethod

@@ -25,7 +25,8 @@ class KNNSelector(Selector):
     def _fit(self, table: PerformanceTable) -> None:
         comp = comparative_mask(table)
         rows = np.flatnonzero(comp) if comp.any() else np.arange(table.n_tasks)
-        self.X_ = self.features_.transform_tasks([table.task_dicts()[i] for i in rows])
+        dicts = table.task_dicts()
+        self.X_ = self.features_.transform_tasks([dicts[i] for i in rows])
         self.norm_ = table.normalized[rows]
         self.global_scores_ = np.nan_to_num(mean_normalized(table, rows), nan=0.0)
         k = min(self.n_neighbors, len(rows))

@@ -127,14 +127,25 @@ class _TorchMLP:
             return self.net_(torch.as_tensor(X, dtype=torch.float32)).squeeze(-1).numpy()
 
 
-class _InteractionModel:
-    """Offsets ``b`` plus a regressor of the interaction ``g``; one fit of the core model."""
+# Boosted-tree capacities the inner CV chooses between: "small" only keeps interactions
+# that many measurements support; "large" can fit narrow niches (one engine winning for
+# one model family on one GPU), which pays off only where such niches recur.
+GBM_PRESETS: dict[str, dict[str, Any]] = {
+    "small": dict(max_leaf_nodes=8, min_samples_leaf=20, max_iter=200, learning_rate=0.05),
+    "large": dict(max_leaf_nodes=31, min_samples_leaf=5, max_iter=400, learning_rate=0.05),
+}
 
-    def __init__(self, sel: MetaInfSelector) -> None:
-        self.sel = sel
+
+class _InteractionModel:
+    """Offsets ``b`` plus a regressor of the interaction ``g``: one fit of the core model."""
+
+    def __init__(self, estimator: str, complexity: str, mlp: dict[str, Any], seed: int) -> None:
+        self.estimator = estimator
+        self.complexity = complexity
+        self.mlp = mlp
+        self.seed = seed
 
     def fit(self, Xt: np.ndarray, Xm: np.ndarray, methods: Sequence[str], Y: np.ndarray):
-        sel = self.sel
         a, b = additive_fit(Y)
         measured = (~np.isnan(Y)).sum(0) > 0
         self.offsets_ = {m: float(v) for m, v, ok in zip(methods, b, measured, strict=True) if ok}
@@ -151,29 +162,26 @@ class _InteractionModel:
         self.x_mean_ = X.mean(0)
         std = X.std(0)
         self.x_scale_ = np.where(std > 1e-8, std, 1.0)
-        Xs = self._scaled(X)
         w = 1.0 / np.bincount(ti, minlength=len(Y))[ti]  # every task weighs the same
         self.models_: list[tuple[str, Any]] = []
-        if sel.estimator in ("ensemble", "mlp"):
-            for k in range(sel.n_mlp):
-                mlp = _TorchMLP(
-                    sel.hidden,
-                    sel.epochs,
-                    sel.lr,
-                    sel.weight_decay,
-                    sel.dropout,
-                    seed=sel.random_state * 1000 + k,
+        if self.estimator in ("ensemble", "mlp"):
+            Xs = self._scaled(X)
+            for k in range(self.mlp["n_mlp"]):
+                net = _TorchMLP(
+                    self.mlp["hidden"],
+                    self.mlp["epochs"],
+                    self.mlp["lr"],
+                    self.mlp["weight_decay"],
+                    self.mlp["dropout"],
+                    seed=self.seed * 1000 + k,
                 )
-                self.models_.append(("mlp", mlp.fit(Xs, resid, w)))
-        if sel.estimator in ("ensemble", "gbm"):
+                self.models_.append(("mlp", net.fit(Xs, resid, w)))
+        if self.estimator in ("ensemble", "gbm"):
             gbm = HistGradientBoostingRegressor(
-                max_iter=sel.gbm_iter,
-                learning_rate=sel.gbm_lr,
-                max_leaf_nodes=sel.gbm_leaves,
-                min_samples_leaf=sel.gbm_min_leaf,
+                **GBM_PRESETS[self.complexity],
                 l2_regularization=1.0,
                 early_stopping=False,
-                random_state=sel.random_state,
+                random_state=self.seed,
             )
             self.models_.append(("gbm", gbm.fit(X, resid, sample_weight=w)))
         return self
@@ -188,10 +196,10 @@ class _InteractionModel:
         """(offsets, interaction), each tasks x methods."""
         n, m = len(Xt), len(methods)
         X = np.hstack([np.repeat(Xt, m, axis=0), np.tile(Xm, (n, 1))])
-        Xs = self._scaled(X)
-        inter = np.mean(
-            [model.predict(Xs if kind == "mlp" else X) for kind, model in self.models_], axis=0
-        )
+        preds = []
+        for kind, model in self.models_:
+            preds.append(model.predict(self._scaled(X) if kind == "mlp" else X))
+        inter = np.mean(preds, axis=0)
         off = np.array([self.offsets_.get(meth, self.default_offset_) for meth in methods])
         return np.broadcast_to(off, (n, m)), inter.reshape(n, m)
 
@@ -204,10 +212,13 @@ class MetaInfSelector(Selector):
     estimator: interaction model, ``"gbm"`` (boosted trees), ``"mlp"`` (torch MLPs) or
         ``"ensemble"`` (their average).
     shrinkage: weight ``s`` of the learned interaction against the method offsets, or
-        ``"auto"``: chosen from ``shrinkage_grid`` by inner grouped CV on training tasks.
-    inner_folds: folds of that inner CV.
-    gbm_*: boosted-tree settings (``gbm_min_leaf`` keeps interactions that only a few
-        measurements support out of the model).
+        ``"auto"``: chosen from ``shrinkage_grid`` by the inner CV.
+    complexity: boosted-tree preset (``GBM_PRESETS``: ``"small"``, ``"large"``) or
+        ``"auto"``: chosen by the inner CV.
+    inner_folds: folds of the inner grouped CV (on training tasks only). Its groups are
+        the ``groups`` given to :meth:`fit` (evaluation passes its own split, so the
+        inner CV asks the same question as the outer one: unseen hardware, unseen model,
+        unseen task); without them, a model column, else hardware, else the task.
     n_mlp, hidden, epochs, lr, weight_decay, dropout: MLP settings.
     """
 
@@ -218,12 +229,9 @@ class MetaInfSelector(Selector):
         self,
         estimator: str = "gbm",
         shrinkage: float | str = "auto",
+        complexity: str = "auto",
         shrinkage_grid: Sequence[float] = (0.0, 0.25, 0.5, 0.75, 1.0),
         inner_folds: int = 4,
-        gbm_iter: int = 200,
-        gbm_lr: float = 0.05,
-        gbm_leaves: int = 8,
-        gbm_min_leaf: int = 20,
         n_mlp: int = 3,
         hidden: Sequence[int] = (64, 32),
         epochs: int = 100,
@@ -234,12 +242,9 @@ class MetaInfSelector(Selector):
     ) -> None:
         self.estimator = estimator
         self.shrinkage = shrinkage
+        self.complexity = complexity
         self.shrinkage_grid = shrinkage_grid
         self.inner_folds = inner_folds
-        self.gbm_iter = gbm_iter
-        self.gbm_lr = gbm_lr
-        self.gbm_leaves = gbm_leaves
-        self.gbm_min_leaf = gbm_min_leaf
         self.n_mlp = n_mlp
         self.hidden = hidden
         self.epochs = epochs
@@ -256,18 +261,39 @@ class MetaInfSelector(Selector):
                 self._method_cache[m] = row
         return np.array([self._method_cache[m] for m in methods])
 
+    def _core(self, complexity: str) -> _InteractionModel:
+        mlp = dict(
+            n_mlp=self.n_mlp,
+            hidden=tuple(self.hidden),
+            epochs=self.epochs,
+            lr=self.lr,
+            weight_decay=self.weight_decay,
+            dropout=self.dropout,
+        )
+        return _InteractionModel(self.estimator, complexity, mlp, self.random_state)
+
     def _fit(self, table: PerformanceTable) -> None:
         if self.estimator not in ("ensemble", "mlp", "gbm"):
             raise ValueError(f"unknown estimator {self.estimator!r}")
+        if self.complexity not in ("auto", *GBM_PRESETS):
+            raise ValueError(f"complexity must be 'auto' or one of {list(GBM_PRESETS)}")
         self._method_cache: dict[str, np.ndarray] = {}
         Xt = self.features_.transform_tasks(table.task_dicts())
         Xm = self._method_matrix(table.methods)
         Y = table.log_performance
-        if self.shrinkage == "auto":
-            self.shrinkage_, self.inner_scores_ = self._choose_shrinkage(table, Xt, Xm, Y)
+        shrinks = (
+            sorted({float(x) for x in self.shrinkage_grid})
+            if self.shrinkage == "auto"
+            else [float(self.shrinkage)]
+        )
+        complexities = ["small", "large"] if self.complexity == "auto" else [self.complexity]
+        self.inner_scores_: dict[tuple[str, float], float] = {}
+        self.inner_groups_ = None
+        if len(shrinks) * len(complexities) > 1:
+            self.complexity_, self.shrinkage_ = self._tune(table, Xt, Xm, Y, complexities, shrinks)
         else:
-            self.shrinkage_ = float(self.shrinkage)
-        self.core_ = _InteractionModel(self).fit(Xt, Xm, table.methods, Y)
+            self.complexity_, self.shrinkage_ = complexities[0], shrinks[0]
+        self.core_ = self._core(self.complexity_).fit(Xt, Xm, table.methods, Y)
         # task level a(t) from task features alone, for absolute predictions (budgets)
         self.level_models_ = [
             HistGradientBoostingRegressor(
@@ -276,55 +302,68 @@ class MetaInfSelector(Selector):
             Ridge(alpha=1.0).fit(Xt, self.core_.level_),
         ]
 
-    def _inner_groups(self, table: PerformanceTable) -> np.ndarray:
-        """Groups for the inner CV: a model column, else hardware, else any text column
-        with 3+ values (transfer to unseen entities is what matters); else the task."""
+    def _inner_groups(self, table: PerformanceTable) -> tuple[np.ndarray, str]:
+        """Groups for the inner CV: those passed to fit, else a model column, else
+        hardware, else any text column with 3+ values; else each task on its own."""
+        if self._fit_groups is not None:
+            return np.asarray(self._fit_groups, dtype=object), "given"
         roles = self.features_.roles_
         cols = [c for c in table.task_cols if c not in self.features_.numeric_cols_]
         for wanted in ("model", "hardware", "workload"):
             for c in cols:
                 if roles.get(c) == wanted and table.tasks[c].nunique() >= 3:
-                    return table.groups(c)
-        return table.groups(None)
+                    return table.groups(c), c
+        return table.groups(None), "task"
 
-    def _choose_shrinkage(self, table, Xt, Xm, Y) -> tuple[float, dict[float, float]]:
+    def _tune(self, table, Xt, Xm, Y, complexities, shrinks) -> tuple[str, float]:
+        """Inner grouped CV over (complexity, shrinkage), scored like the evaluation:
+        mean normalized performance of the pick. Ties go to the simplest candidate
+        (small model, then the smallest shrinkage): an interaction that has not shown
+        it changes picks for the better on unseen groups is not trusted to change them."""
         from sklearn.model_selection import GroupKFold
 
-        grid = sorted({float(s) for s in self.shrinkage_grid})
-        groups = self._inner_groups(table)
+        groups, source = self._inner_groups(table)
+        self.inner_groups_ = source
         comp = (~np.isnan(Y)).sum(1) >= 2
-        n_groups = len(set(groups[comp]))
-        if n_groups < 2:
-            return grid[-1], {}
-        totals = dict.fromkeys(grid, 0.0)
+        uniq = sorted(set(groups[comp]), key=str)
+        simplest = (complexities[0], shrinks[0])
+        if len(uniq) < 2:
+            return simplest
+        k = min(self.inner_folds, len(uniq))
+        if len(uniq) > k:  # deal groups to folds at random (seeded), not by size
+            rng = np.random.default_rng(self.random_state)
+            fold_of = {g: i % k for i, g in enumerate(rng.permutation(np.array(uniq, object)))}
+            groups = np.array([fold_of.get(g, -1) for g in groups])
+        totals = {(c, s): 0.0 for c in complexities for s in shrinks}
         count = 0
-        cv = GroupKFold(n_splits=min(self.inner_folds, n_groups))
-        for tr, va in cv.split(Xt, groups=groups):
+        for tr, va in GroupKFold(n_splits=k).split(Xt, groups=groups):
             va = va[comp[va]]
             if len(va) == 0:
                 continue
-            core = _InteractionModel(self).fit(Xt[tr], Xm, table.methods, Y[tr])
-            off, inter = core.predict(Xt[va], Xm, table.methods)
             perf = np.exp(Y[va])
             best = np.nanmax(perf, axis=1)
-            for s in grid:
-                score = np.where(np.isnan(Y[va]), -np.inf, off + s * inter)
-                pick = np.argmax(score, axis=1)
-                totals[s] += float((perf[np.arange(len(va)), pick] / best).sum())
+            rows = np.arange(len(va))
+            for c in complexities:
+                core = self._core(c).fit(Xt[tr], Xm, table.methods, Y[tr])
+                off, inter = core.predict(Xt[va], Xm, table.methods)
+                for s in shrinks:
+                    score = np.where(np.isnan(Y[va]), -np.inf, off + s * inter)
+                    pick = np.argmax(score, axis=1)
+                    totals[(c, s)] += float((perf[rows, pick] / best).sum())
             count += len(va)
         if count == 0:
-            return grid[-1], {}
-        means = {s: totals[s] / count for s in grid}
-        top = max(means.values())
-        # ties go to the *smallest* shrinkage (Occam): an interaction that has not shown
-        # it changes picks for the better on unseen groups is not trusted to change them
-        return min(s for s in grid if means[s] >= top - 1e-12), means
+            return simplest
+        self.inner_scores_ = {key: v / count for key, v in totals.items()}
+        top = max(self.inner_scores_.values())
+        order = [(c, s) for c in complexities for s in shrinks]  # simplest first
+        return next(key for key in order if self.inner_scores_[key] >= top - 1e-12)
 
     def fit_info(self) -> dict[str, Any]:
-        info: dict[str, Any] = {"shrinkage": self.shrinkage_}
-        if getattr(self, "inner_scores_", None):
+        info: dict[str, Any] = {"complexity": self.complexity_, "shrinkage": self.shrinkage_}
+        if self.inner_scores_:
+            info["inner_groups"] = self.inner_groups_
             info["inner_normalized_performance"] = {
-                str(k): round(v, 6) for k, v in self.inner_scores_.items()
+                f"{c}/{s:g}": round(v, 6) for (c, s), v in self.inner_scores_.items()
             }
         return info
 
@@ -348,7 +387,7 @@ class MetaInfSelector(Selector):
     ) -> np.ndarray:
         Xt = self.features_.transform_tasks(tasks)
         level = np.mean([m.predict(Xt) for m in self.level_models_], axis=0)
-        return level[:, None] + self._within_task(Xt, list(methods))
+        return level[:, None] + self._within_task(Xt, methods)
 
     def __getstate__(self) -> dict:
         state = self.__dict__.copy()

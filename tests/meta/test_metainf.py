@@ -48,7 +48,24 @@ def test_predicts_absolute_log_performance():
 def test_mlp_estimator_runs_and_is_reproducible():
     train, _ = _table(0, 150)
     feats = MetaFeaturizer(use_embeddings=False).fit(train)
-    kw = dict(estimator="mlp", n_mlp=1, epochs=20, shrinkage=1.0, random_state=3)
+    kw = dict(
+        estimator="mlp", n_mlp=1, epochs=20, shrinkage=1.0, complexity="small", random_state=3
+    )
     a = MetaInfSelector(**kw).fit(train, feats).score(train.task_dicts()[:10], train.methods)
     b = MetaInfSelector(**kw).fit(train, feats).score(train.task_dicts()[:10], train.methods)
     np.testing.assert_array_equal(a, b)
+
+
+def test_inner_cv_uses_the_groups_it_is_given():
+    train, _ = _table(0, 200)
+    feats = MetaFeaturizer(use_embeddings=False).fit(train)
+    default = MetaInfSelector(random_state=0).fit(train, feats)
+    assert default.fit_info()["inner_groups"] == "model"  # a model column exists
+    groups = train.groups("hardware")
+    given = MetaInfSelector(random_state=0).fit(train, feats, groups=groups)
+    info = given.fit_info()
+    assert info["inner_groups"] == "given"
+    assert set(info["inner_normalized_performance"]) == {
+        f"{c}/{s:g}" for c in ("small", "large") for s in (0, 0.25, 0.5, 0.75, 1)
+    }
+    assert not hasattr(given, "_fit_groups")  # transient, not pickled with the model

@@ -14,7 +14,7 @@ from meta.selectors import MetaInfSelector, OracleSelector, SingleBestSelector
 
 def test_save_load_roundtrip(rule_table, tmp_path):
     feats = MetaFeaturizer(embedder=HashingEmbedder(16)).fit(rule_table)
-    sel = MetaInfSelector(gbm_iter=30, shrinkage=1.0).fit(rule_table, feats)
+    sel = MetaInfSelector(complexity="small", shrinkage=1.0).fit(rule_table, feats)
     path = save_selector(sel, tmp_path / "m.joblib", metadata={"source": "test"})
     loaded, info = load_selector(path)
     assert info["schema_version"] == SCHEMA_VERSION

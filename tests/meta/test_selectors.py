@@ -20,7 +20,7 @@ from meta.synthetic import RULE_METHODS
 def _fast(name, sel):
     """Smaller settings: the property tests need correctness, not accuracy."""
     if name == "MetaInf":
-        return MetaInfSelector(gbm_iter=40, shrinkage_grid=(0.0, 1.0), inner_folds=2)
+        return MetaInfSelector(complexity="small", shrinkage_grid=(0.0, 1.0), inner_folds=2)
     return sel
 
 

@@ -138,3 +138,26 @@ def test_time_budget_reports_unreached_cells(tiny_model, tmp_path):
     result = run_grid(grid, store=BlobStore(tmp_path), progress=False, isolate=False, budget_s=1e-9)
     assert not result.rows
     assert [c.error for c in result.failures()] == ["skipped: time budget spent"] * 2
+
+
+def test_update_merges_remeasured_cells(grid_result, tiny_model, tmp_path):
+    from provider_agent.bench import merge_results
+
+    first, _ = grid_result
+    previous = table_json(first)
+    grid = GridSpec(
+        models=(str(tiny_model),),
+        hardware=("cpu-1t",),
+        workloads=("summarize",),
+        methods=("hf-eager",),
+        config=BenchConfig(warmup=0, repetitions=3),
+        workload_overrides=SMALL,
+    )
+    again = run_grid(grid, store=BlobStore(tmp_path), progress=False, isolate=False)
+    merged = merge_results(previous, again)
+    assert len(merged.rows) == len(first.rows)
+    key = (again.rows[0]["model"], "cpu-1t", "summarize", "hf-eager")
+    assert merged.reports[key] == again.reports[key] != first.reports[key]
+    untouched = next(k for k in first.reports if k[3] == "ort-fp32")
+    assert merged.reports[untouched] == first.reports[untouched]
+    assert {r["method"] for r in table_json(merged)["rows"]} == {r["method"] for r in first.rows}
