@@ -255,6 +255,11 @@ def model_info_cmd(model: str) -> None:
     "--strict", is_flag=True, help="Fail if any requested method is unavailable or any cell fails."
 )
 @click.option(
+    "--checkpoint",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Append every measured cell to this JSON-lines file; rerunning with it resumes.",
+)
+@click.option(
     "--update",
     "update_path",
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
@@ -287,6 +292,7 @@ def bench(
     store_dir: Path | None,
     log_file: Path | None,
     strict: bool,
+    checkpoint: Path | None,
     update_path: Path | None,
     budget_s: float | None,
     in_process: bool,
@@ -317,6 +323,7 @@ def bench(
             progress=not no_progress,
             isolate=not in_process,
             budget_s=budget_s,
+            checkpoint=checkpoint,
             log=log_file,
             echo=lambda s: click.echo(s, err=True),
         )

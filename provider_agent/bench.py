@@ -272,12 +272,15 @@ def run_grid(
     echo: Callable[[str], None] | None = None,
     isolate: bool = True,
     budget_s: float | None = None,
+    checkpoint: Path | None = None,
 ) -> GridResult:
     """Measure the grid; store one report per measured cell; return the table rows.
 
     With ``isolate`` (the default) every (model, hardware, method) group runs in a fresh
     worker process, so that peak memory, thread pools and compilation caches belong to
-    that method alone; vLLM groups always do. With ``budget_s`` the grid stops starting
+    that method alone; vLLM groups always do. With ``checkpoint`` every cell is appended to
+    that JSON-lines file as it is measured, and a rerun with the same file skips the
+    (model, hardware, method) groups whose cells are all there. With ``budget_s`` the grid stops starting
     work when the budget is spent: the cells it did not reach are failures saying so.
     """
     from tqdm import tqdm
@@ -308,8 +311,20 @@ def run_grid(
     total = len(groups) * len(workloads)
     bar = tqdm(total=total, desc="bench", unit="cell", disable=not progress, dynamic_ncols=True)
     cells: list[Cell] = []
+    done: dict[tuple[str, str, str, str], Cell] = {}
+    if checkpoint is not None and checkpoint.exists():
+        # resume: measured cells of an interrupted run (failures are measured again)
+        for line in checkpoint.read_text().splitlines():
+            if line.strip():
+                c = Cell.from_dict(json.loads(line))
+                if not c.error:
+                    done[(c.model, c.hardware, c.workload, c.method)] = c
+        say(f"resuming: {len(done)} cells already measured in {checkpoint}")
 
     def on_cell(cell: Cell) -> None:
+        if checkpoint is not None:
+            with open(checkpoint, "a") as fh:
+                fh.write(json.dumps(cell.to_dict()) + "\n")
         bar.update(1)
         tps = cell.metrics.get("output_tokens_per_s")
         bar.set_postfix_str(
@@ -321,6 +336,12 @@ def run_grid(
 
     deadline = time.monotonic() + budget_s if budget_s else None
     for model, hw, spec in groups:
+        names = infos[model].name, hw.name
+        kept = [done.get((*names, w.name, spec.name)) for w in workloads]
+        if all(kept):
+            cells.extend(c for c in kept if c is not None)
+            bar.update(len(kept))
+            continue
         left = deadline - time.monotonic() if deadline else worker_timeout_s
         if left <= 0:
             for w in workloads:
@@ -575,8 +596,17 @@ _VLLM = ("vllm-baseline", "vllm-prefix", "vllm-chunked", "vllm-batch64", "vllm-n
 _SIX = ("chat", "prefill-heavy", "decode-heavy", "shared-prefix", "summarize", "offline-64")
 
 GRIDS: dict[str, dict[str, Any]] = {
-    # the committed CPU meta-data set (data/metadataset/cpu.csv), ~30 min on 2 idle cores
+    # the committed CPU meta-data set (data/metadataset/cpu.csv): ~20-25 min on 2 cores
     "cpu": dict(
+        models=("smollm2-135m", "random:48m"),
+        hardware=("cpu-1t", "cpu-2t"),
+        workloads=_SIX,
+        methods=("hf-eager", "hf-int8", *_VLLM),
+        reps=3,
+        warmup=1,
+    ),
+    # every CPU method (adds hf-bf16, hf-ngram, ort-fp32, ort-int8): ~45-60 min, idle host
+    "cpu-full": dict(
         models=("smollm2-135m", "random:48m"),
         hardware=("cpu-1t", "cpu-2t"),
         workloads=_SIX,

@@ -1,15 +1,16 @@
 #!/usr/bin/env bash
 # Measure the committed CPU meta-data set: data/metadataset/cpu.csv and its sidecars.
 #
-#   scripts/make_metadataset.sh            # the full `cpu` grid, ~30-40 min on 2 idle cores
+#   scripts/make_metadataset.sh            # the `cpu` grid, ~20-25 min on 2 cores
+#   GRID=cpu-full scripts/make_metadataset.sh  # every CPU method, ~45-60 min
 #   GRID=smoke scripts/make_metadataset.sh # seconds, tiny model, to try the pipeline
 #
 # Grid `cpu` (provider_agent/bench.py): SmolLM2-135M + a random 48M Llama, hardware profiles
 # cpu-1t and cpu-2t, six workloads (chat, prefill-heavy, decode-heavy, shared-prefix,
-# summarize, offline-64; concurrency 1..64), 12 methods (transformers eager/int8/bf16/n-gram,
-# ONNX Runtime fp32/int8, vLLM baseline/prefix/chunked/batch64/n-gram/all); 1 warm-up and
-# 3 measured repetitions per cell. Run it on an otherwise idle machine: a neighbour on one
-# core makes 2-thread OpenMP kernels 10x slower and the 2-thread profile meaningless.
+# summarize, offline-64; concurrency 1..64), 8 methods (transformers eager and int8, vLLM
+# baseline/prefix/chunked/batch64/n-gram/all); 1 warm-up and 3 measured repetitions per
+# cell. Every cell is appended to a checkpoint as it is measured: if the run is interrupted,
+# the same command resumes it (delete the checkpoint to start over).
 #
 # Writes (OUT defaults to data/metadataset, names take the grid name):
 #   cpu.csv               long format: model, hardware, workload, method, one column per metric
@@ -35,5 +36,6 @@ start=$(date +%s)
 "$PY" -m metainf_cli.main provider bench --grid "$GRID" \
   --csv "$OUT/$GRID.csv" --json "$OUT/$GRID.json" \
   --descriptors "$OUT/$GRID.descriptors.json" --summary "$OUT/$GRID.summary.json" \
-  --log "${LOG:-/tmp/metainf-$GRID-workers.log}" "$@"
+  --log "${LOG:-/tmp/metainf-$GRID-workers.log}" \
+  --checkpoint "${CHECKPOINT:-$HERE/.metainf/bench-$GRID.cells.jsonl}" "$@"
 echo "grid $GRID took $(( ($(date +%s) - start) / 60 )) min; wrote $OUT/$GRID.csv" >&2

@@ -143,3 +143,29 @@ def test_task_level_cv_uses_folds(rule_table):
         res.records.groupby("selector")["task"].nunique().min()
         == (rule_table.available.sum(1) >= 2).sum()
     )
+
+
+def test_evaluation_is_deterministic_under_seed(rule_table):
+    from meta.embeddings import HashingEmbedder
+    from meta.selectors import KNNSelector, MetaInfSelector
+
+    def run(seed):
+        sels = {
+            "MetaInf": MetaInfSelector(complexity="small", inner_folds=2, random_state=seed),
+            "kNN": KNNSelector(),
+            "Random": RandomSelector(seed),
+            "SBS": SingleBestSelector(),
+            "VBS": OracleSelector(),
+        }
+        feats = MetaFeaturizer(embedder=HashingEmbedder(16))
+        return evaluate(
+            rule_table, sels, feats, group_by="hardware", n_bootstrap=100, random_state=seed
+        )
+
+    a, b = run(0), run(0)
+    pd.testing.assert_frame_equal(a.records, b.records)
+    assert a.to_dict() == b.to_dict()
+    c = run(1)
+    assert not c.records[c.records.selector == "Random"]["chosen"].equals(
+        a.records[a.records.selector == "Random"]["chosen"]
+    )

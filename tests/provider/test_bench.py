@@ -161,3 +161,24 @@ def test_update_merges_remeasured_cells(grid_result, tiny_model, tmp_path):
     untouched = next(k for k in first.reports if k[3] == "ort-fp32")
     assert merged.reports[untouched] == first.reports[untouched]
     assert {r["method"] for r in table_json(merged)["rows"]} == {r["method"] for r in first.rows}
+
+
+def test_checkpoint_resumes_measured_groups(tiny_model, tmp_path):
+    ckpt = tmp_path / "cells.jsonl"
+    grid = GridSpec(
+        models=(str(tiny_model),),
+        hardware=("cpu-1t",),
+        workloads=("summarize",),
+        methods=("hf-eager",),
+        config=BenchConfig(warmup=0, repetitions=3),
+        workload_overrides=SMALL,
+    )
+    first = run_grid(
+        grid, store=BlobStore(tmp_path), progress=False, isolate=False, checkpoint=ckpt
+    )
+    assert len(ckpt.read_text().splitlines()) == 1
+    again = run_grid(
+        grid, store=BlobStore(tmp_path), progress=False, isolate=False, checkpoint=ckpt
+    )
+    assert len(ckpt.read_text().splitlines()) == 1  # nothing re-measured
+    assert again.rows[0]["output_tokens_per_s"] == first.rows[0]["output_tokens_per_s"]
