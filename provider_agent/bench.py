@@ -618,7 +618,7 @@ GRIDS: dict[str, dict[str, Any]] = {
     "smoke": dict(
         models=("random:tiny",),
         hardware=("cpu-1t",),
-        workloads=_SIX,
+        workloads=("chat", "prefill-heavy", "shared-prefix", "summarize"),
         methods=("hf-eager", "hf-sdpa", "hf-int8", "hf-ngram", "ort-fp32"),
         reps=3,
         warmup=1,
