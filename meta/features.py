@@ -67,7 +67,8 @@ class MetaFeaturizer:
         ``use_embeddings=False`` to get numeric features only.
     descriptors:
         Optional ``{"model": {name: dict}, "hardware": {...}, "workload": {...},
-        "method": {...}}`` of structured descriptors (the provider agent's sidecar).
+        "method": {...}}`` of structured descriptors (the provider agent's sidecar; its
+        ``"ids"`` entry is ignored).
     roles:
         Optional ``{column: role}`` overriding the guess from column names.
     embedding_components:
@@ -97,6 +98,12 @@ class MetaFeaturizer:
 
     # ------------------------------------------------------------------ fitting
     def fit(self, table: PerformanceTable) -> MetaFeaturizer:
+        unknown = set(self.descriptors or {}) - {*ROLES, "ids"}
+        if unknown:
+            # a misspelt role would silently drop every descriptor of that role
+            raise ValueError(
+                f"descriptors: unknown role(s) {sorted(unknown)}; expected keys among {ROLES}"
+            )
         self.task_cols_ = list(table.task_cols)
         self.roles_ = {c: (self.roles or {}).get(c) or column_role(c) for c in self.task_cols_}
         for c, r in self.roles_.items():

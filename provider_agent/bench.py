@@ -87,6 +87,8 @@ class Cell:
     warmup_s: float = 0.0
     env: dict[str, Any] = field(default_factory=dict)
     error: str | None = None
+    # when it was measured, so a report rebuilt from a checkpoint keeps its hash
+    measured_at: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -170,6 +172,7 @@ def measure_group(
                     load_s=load_s,
                     warmup_s=m.warmup_s,
                     env=cell_env,
+                    measured_at=report_mod.utc_now(),
                 )
             )
         except Exception as exc:
@@ -257,7 +260,8 @@ class GridResult:
     reports: dict[tuple[str, str, str, str], str]  # key -> report hash
     unavailable: list[dict[str, str]]
     descriptors: dict[str, dict[str, Any]]
-    elapsed_s: float
+    elapsed_s: float  # this run's wall time; cells taken from a checkpoint are not in it
+    resumed: int = 0  # cells taken from the checkpoint instead of measured by this run
 
     def failures(self) -> list[Cell]:
         return [c for c in self.cells if c.error]
@@ -312,6 +316,9 @@ def run_grid(
     bar = tqdm(total=total, desc="bench", unit="cell", disable=not progress, dynamic_ncols=True)
     cells: list[Cell] = []
     done: dict[tuple[str, str, str, str], Cell] = {}
+    if checkpoint is not None:
+        # fail before measuring, not after the first cell, if it cannot be written
+        checkpoint.parent.mkdir(parents=True, exist_ok=True)
     if checkpoint is not None and checkpoint.exists():
         # resume: measured cells of an interrupted run (failures are measured again)
         for line in checkpoint.read_text().splitlines():
@@ -335,12 +342,14 @@ def run_grid(
             say(f"FAILED {cell.model} {cell.hardware} {cell.method} {cell.workload}: {cell.error}")
 
     deadline = time.monotonic() + budget_s if budget_s else None
+    resumed = 0
     for model, hw, spec in groups:
         names = infos[model].name, hw.name
         kept = [done.get((*names, w.name, spec.name)) for w in workloads]
         if all(kept):
             cells.extend(c for c in kept if c is not None)
             bar.update(len(kept))
+            resumed += len(kept)
             continue
         left = deadline - time.monotonic() if deadline else worker_timeout_s
         if left <= 0:
@@ -366,10 +375,10 @@ def run_grid(
 
     by_key = {(c.model, c.hardware, c.workload, c.method): c for c in cells}
     descriptors = {
-        "models": {i.name: i.descriptor for i in infos.values()},
+        "model": {i.name: i.descriptor for i in infos.values()},
         "hardware": {h.name: h.descriptor() for h in hardware},
-        "workloads": {w.name: w.descriptor() for w in workloads},
-        "methods": {s.name: s.descriptor() for s in wanted},
+        "workload": {w.name: w.descriptor() for w in workloads},
+        "method": {s.name: s.descriptor() for s in wanted},
     }
     rows, reports = [], {}
     for cell in cells:
@@ -389,16 +398,17 @@ def run_grid(
             quality["vs_hf_eager"] = agreement(cell.outputs, base.outputs)
         hw_desc = descriptors["hardware"][cell.hardware]
         rep = report_mod.build_report(
-            model=descriptors["models"][cell.model],
+            model=descriptors["model"][cell.model],
             hardware=hw_desc,
-            workload=descriptors["workloads"][cell.workload],
-            method=descriptors["methods"][cell.method],
+            workload=descriptors["workload"][cell.workload],
+            method=descriptors["method"][cell.method],
             metrics=cell.metrics,
             quality=quality,
             samples=cell.samples,
             env=report_mod.environment(cell.env),
             config=grid.config.to_dict()
             | {"load_s": round(cell.load_s, 3), "warmup_s": round(cell.warmup_s, 3)},
+            measured_at=cell.measured_at,
         )
         rep["outputs_hash"] = content_id(cell.outputs)
         h = store.put_json(rep)
@@ -418,6 +428,7 @@ def run_grid(
         unavailable=unavailable,
         descriptors=descriptors,
         elapsed_s=time.perf_counter() - start,
+        resumed=resumed,
     )
 
 
@@ -453,10 +464,10 @@ def table_json(result: GridResult) -> dict[str, Any]:
         rows.append(
             r
             | {
-                "modelId": ids["models"][r["model"]],
+                "modelId": ids["model"][r["model"]],
                 "hardwareId": ids["hardware"][r["hardware"]],
-                "workloadId": ids["workloads"][r["workload"]],
-                "methodId": ids["methods"][r["method"]],
+                "workloadId": ids["workload"][r["workload"]],
+                "methodId": ids["method"][r["method"]],
                 "reportHash": result.reports[key],
             }
         )
@@ -487,7 +498,7 @@ def merge_results(previous: dict[str, Any], result: GridResult) -> GridResult:
     """
     prev_desc = previous.get("descriptors", {})
     descriptors: dict[str, dict[str, Any]] = {}
-    for kind in ("models", "hardware", "workloads", "methods"):
+    for kind in KEY_COLUMNS:  # the descriptor roles are the key columns
         merged = dict(prev_desc.get(kind, {}))
         for name, desc in result.descriptors.get(kind, {}).items():
             if name in merged and merged[name] != desc:
@@ -523,6 +534,7 @@ def merge_results(previous: dict[str, Any], result: GridResult) -> GridResult:
 
 
 def write_descriptors(result: GridResult, path: Path) -> None:
+    """The sidecar `metainf meta eval --descriptors` reads: role -> name -> descriptor, + ids."""
     d = result.descriptors
     out = dict(d)
     out["ids"] = {kind: {n: content_id(x) for n, x in d[kind].items()} for kind in d}
@@ -585,6 +597,20 @@ def selection_summary(
     }
 
 
+def grid_summary(result: GridResult) -> dict[str, Any]:
+    """Per objective, how much the choice of method matters: over every method, and over the
+    exact ones only (lossy methods change the outputs, so a client may rule them out)."""
+    exact_rows = [r for r in result.rows if get_method(r["method"]).exact]
+    return {
+        "elapsed_s": round(result.elapsed_s, 1),
+        "cells": len(result.rows),
+        "resumed_cells": result.resumed,
+        "failures": len(result.failures()),
+        "objectives": {m: selection_summary(result.rows, m) for m in OBJECTIVES},
+        "objectives_exact_methods": {m: selection_summary(exact_rows, m) for m in OBJECTIVES},
+    }
+
+
 # ------------------------------------------------------------------------------ presets
 
 # hf-compile and hf-sdpa stay out of the CPU grid: on this 2-core CPU torch.compile spends
@@ -596,21 +622,22 @@ _VLLM = ("vllm-baseline", "vllm-prefix", "vllm-chunked", "vllm-batch64", "vllm-n
 _SIX = ("chat", "prefill-heavy", "decode-heavy", "shared-prefix", "summarize", "offline-64")
 
 GRIDS: dict[str, dict[str, Any]] = {
-    # the committed CPU meta-data set (data/metadataset/cpu.csv): ~20-25 min on 2 cores
+    # the committed CPU meta-data set (data/metadataset/cpu.csv): every CPU method, 288
+    # cells, ~45-60 min on an idle 2-core host
     "cpu": dict(
         models=("smollm2-135m", "random:48m"),
         hardware=("cpu-1t", "cpu-2t"),
         workloads=_SIX,
-        methods=("hf-eager", "hf-int8", *_VLLM),
+        methods=(*_HF_CPU, *_ORT, *_VLLM),
         reps=3,
         warmup=1,
     ),
-    # every CPU method (adds hf-bf16, hf-ngram, ort-fp32, ort-int8): ~45-60 min, idle host
-    "cpu-full": dict(
+    # the same tasks with the eight fastest-to-measure methods: ~20 min
+    "cpu-quick": dict(
         models=("smollm2-135m", "random:48m"),
         hardware=("cpu-1t", "cpu-2t"),
         workloads=_SIX,
-        methods=(*_HF_CPU, *_ORT, *_VLLM),
+        methods=("hf-eager", "hf-int8", *_VLLM),
         reps=3,
         warmup=1,
     ),

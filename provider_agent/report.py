@@ -48,6 +48,11 @@ def environment(engine_env: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def utc_now() -> str:
+    """The report's timestamp format (UTC, whole seconds)."""
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
 def build_report(
     *,
     model: dict[str, Any],
@@ -64,7 +69,7 @@ def build_report(
     """Assemble a report (descriptors, ids, metrics, quality, raw samples, environment)."""
     return {
         "schema": SCHEMA,
-        "measured_at": measured_at or datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "measured_at": measured_at or utc_now(),
         "ids": {
             "modelId": content_id(model),
             "hardwareId": content_id(hardware),

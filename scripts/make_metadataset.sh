@@ -1,14 +1,15 @@
 #!/usr/bin/env bash
 # Measure the committed CPU meta-data set: data/metadataset/cpu.csv and its sidecars.
 #
-#   scripts/make_metadataset.sh            # the `cpu` grid, ~20-25 min on 2 cores
-#   GRID=cpu-full scripts/make_metadataset.sh  # every CPU method, ~45-60 min
+#   scripts/make_metadataset.sh            # the `cpu` grid (12 methods), ~45-60 min on 2 idle cores
+#   GRID=cpu-quick scripts/make_metadataset.sh # 8 methods, ~20 min
 #   GRID=smoke scripts/make_metadataset.sh # seconds, tiny model, to try the pipeline
 #
 # Grid `cpu` (provider_agent/bench.py): SmolLM2-135M + a random 48M Llama, hardware profiles
 # cpu-1t and cpu-2t, six workloads (chat, prefill-heavy, decode-heavy, shared-prefix,
-# summarize, offline-64; concurrency 1..64), 8 methods (transformers eager and int8, vLLM
-# baseline/prefix/chunked/batch64/n-gram/all); 1 warm-up and 3 measured repetitions per
+# summarize, offline-64; concurrency 1..64), 12 methods (transformers eager, int8, bf16 and
+# prompt-lookup n-gram; ONNX Runtime fp32 and int8; vLLM baseline/prefix/chunked/batch64/
+# n-gram/all); 1 warm-up and 3 measured repetitions per
 # cell. Every cell is appended to a checkpoint as it is measured: if the run is interrupted,
 # the same command resumes it (delete the checkpoint to start over).
 #

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from meta.embeddings import HashingEmbedder
 from meta.features import MetaFeaturizer
@@ -37,6 +38,9 @@ def test_descriptor_sidecar_wins(tiny_frame):
     assert "engine: trt" in f.method_description("fast")
     assert "bits" in f.method_numeric_names_
     assert f.transform_methods(["fast", "brand-new"]).shape[0] == 2
+    # a misspelt role (the provider once wrote "models") is an error, not ignored data
+    with pytest.raises(ValueError, match=r"unknown role\(s\) \['models'\]"):
+        MetaFeaturizer(use_embeddings=False, descriptors={"models": desc["model"]}).fit(t)
 
 
 def test_numeric_only_and_frameworks_names(tiny_frame):

@@ -6,6 +6,8 @@ import json
 import pytest
 
 from chain.canonical import content_id
+from meta.features import MetaFeaturizer
+from meta.table import PerformanceTable
 from provider_agent.bench import (
     GridSpec,
     run_grid,
@@ -24,15 +26,22 @@ SMALL = {
 }
 
 
+def tiny_grid(model, workloads=("summarize",), methods=("hf-eager",), warmup=0) -> GridSpec:
+    """One tiny random model on cpu-1t with the SMALL workloads: seconds per cell."""
+    return GridSpec(
+        models=(str(model),),
+        hardware=("cpu-1t",),
+        workloads=workloads,
+        methods=methods,
+        config=BenchConfig(warmup=warmup, repetitions=3),
+        workload_overrides=SMALL,
+    )
+
+
 @pytest.fixture(scope="module")
 def grid_result(tiny_model, tmp_path_factory):
-    grid = GridSpec(
-        models=(str(tiny_model),),
-        hardware=("cpu-1t",),
-        workloads=("chat", "summarize"),
-        methods=("hf-sdpa", "hf-int8", "ort-fp32"),
-        config=BenchConfig(warmup=1, repetitions=3),
-        workload_overrides=SMALL,
+    grid = tiny_grid(
+        tiny_model, ("chat", "summarize"), ("hf-sdpa", "hf-int8", "ort-fp32"), warmup=1
     )
     store = BlobStore(tmp_path_factory.mktemp("blobs"))
     return run_grid(grid, store=store, progress=False, isolate=False), store
@@ -68,8 +77,15 @@ def test_outputs_long_format(grid_result, tmp_path):
     assert "output_tokens_per_s" in rows[0]
     write_descriptors(result, tmp_path / "d.json")
     d = json.loads((tmp_path / "d.json").read_text())
-    assert set(d) == {"models", "hardware", "workloads", "methods", "ids"}
-    assert d["workloads"]["chat"]["num_requests"] == 4
+    assert set(d) == {"model", "hardware", "workload", "method", "ids"}
+    assert d["workload"]["chat"]["num_requests"] == 4
+    # the two files are what `metainf meta eval --descriptors` reads
+    table = PerformanceTable.from_csv(
+        tmp_path / "t.csv", ["model", "hardware", "workload"], "method", "output_tokens_per_s"
+    )
+    feats = MetaFeaturizer(use_embeddings=False, descriptors=d).fit(table)
+    assert "workload.num_requests" in feats.numeric_names_
+    assert "engine: hf" in feats.method_description("hf-int8")
     tj = table_json(result)
     assert all(r["reportHash"].startswith("0x") for r in tj["rows"])
 
@@ -111,14 +127,7 @@ def test_bad_grid_is_a_clear_error(tiny_model):
 
 def test_worker_process_group(tiny_model, tmp_path):
     """The isolated path (a worker process per method group) yields the same kind of rows."""
-    grid = GridSpec(
-        models=(str(tiny_model),),
-        hardware=("cpu-1t",),
-        workloads=("summarize",),
-        methods=("hf-eager",),
-        config=BenchConfig(warmup=0, repetitions=3),
-        workload_overrides=SMALL,
-    )
+    grid = tiny_grid(tiny_model)
     result = run_grid(
         grid, store=BlobStore(tmp_path), progress=False, isolate=True, log=tmp_path / "w.log"
     )
@@ -128,13 +137,7 @@ def test_worker_process_group(tiny_model, tmp_path):
 
 
 def test_time_budget_reports_unreached_cells(tiny_model, tmp_path):
-    grid = GridSpec(
-        models=(str(tiny_model),),
-        hardware=("cpu-1t",),
-        workloads=("chat", "summarize"),
-        methods=("hf-eager",),
-        workload_overrides=SMALL,
-    )
+    grid = tiny_grid(tiny_model, ("chat", "summarize"))
     result = run_grid(grid, store=BlobStore(tmp_path), progress=False, isolate=False, budget_s=1e-9)
     assert not result.rows
     assert [c.error for c in result.failures()] == ["skipped: time budget spent"] * 2
@@ -145,14 +148,7 @@ def test_update_merges_remeasured_cells(grid_result, tiny_model, tmp_path):
 
     first, _ = grid_result
     previous = table_json(first)
-    grid = GridSpec(
-        models=(str(tiny_model),),
-        hardware=("cpu-1t",),
-        workloads=("summarize",),
-        methods=("hf-eager",),
-        config=BenchConfig(warmup=0, repetitions=3),
-        workload_overrides=SMALL,
-    )
+    grid = tiny_grid(tiny_model)
     again = run_grid(grid, store=BlobStore(tmp_path), progress=False, isolate=False)
     merged = merge_results(previous, again)
     assert len(merged.rows) == len(first.rows)
@@ -164,21 +160,17 @@ def test_update_merges_remeasured_cells(grid_result, tiny_model, tmp_path):
 
 
 def test_checkpoint_resumes_measured_groups(tiny_model, tmp_path):
-    ckpt = tmp_path / "cells.jsonl"
-    grid = GridSpec(
-        models=(str(tiny_model),),
-        hardware=("cpu-1t",),
-        workloads=("summarize",),
-        methods=("hf-eager",),
-        config=BenchConfig(warmup=0, repetitions=3),
-        workload_overrides=SMALL,
-    )
-    first = run_grid(
-        grid, store=BlobStore(tmp_path), progress=False, isolate=False, checkpoint=ckpt
-    )
-    assert len(ckpt.read_text().splitlines()) == 1
-    again = run_grid(
-        grid, store=BlobStore(tmp_path), progress=False, isolate=False, checkpoint=ckpt
-    )
+    ckpt = tmp_path / "not-yet" / "cells.jsonl"  # its folder is made before measuring
+    grid = tiny_grid(tiny_model)
+    store = BlobStore(tmp_path)
+    first = run_grid(grid, store=store, progress=False, isolate=False, checkpoint=ckpt)
+    (key,) = first.reports
+    (line,) = ckpt.read_text().splitlines()
+    assert json.loads(line)["measured_at"] == store.get_json(first.reports[key])["measured_at"]
+    # a report rebuilt from the checkpoint carries the cell's time, not the rebuild's
+    ckpt.write_text(json.dumps(json.loads(line) | {"measured_at": "2000-01-01T00:00:00Z"}))
+    again = run_grid(grid, store=store, progress=False, isolate=False, checkpoint=ckpt)
     assert len(ckpt.read_text().splitlines()) == 1  # nothing re-measured
     assert again.rows[0]["output_tokens_per_s"] == first.rows[0]["output_tokens_per_s"]
+    assert store.get_json(again.reports[key])["measured_at"] == "2000-01-01T00:00:00Z"
+    assert (again.resumed, first.resumed) == (1, 0)
