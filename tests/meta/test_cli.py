@@ -38,6 +38,20 @@ def csv_path(tmp_path_factory) -> Path:
     return path
 
 
+def _table_args(csv_path: Path) -> list[str]:
+    """The options every `metainf meta` command needs to read the synthetic table."""
+    return [
+        "--table",
+        str(csv_path),
+        "--task-cols",
+        TASK_COLS,
+        "--method-col",
+        "method",
+        "--metric",
+        "throughput",
+    ]
+
+
 def _check_schema(out: dict) -> None:
     assert isinstance(out["n_tasks"], int) and isinstance(out["n_methods"], int)
     assert out["n_methods"] == 5 and isinstance(out["groups"], list)
@@ -51,14 +65,7 @@ def test_eval_cli_runner(csv_path, tmp_path):
     out_json = tmp_path / "res.json"
     args = [
         "eval",
-        "--table",
-        str(csv_path),
-        "--task-cols",
-        TASK_COLS,
-        "--method-col",
-        "method",
-        "--metric",
-        "throughput",
+        *_table_args(csv_path),
         "--group-by",
         "hardware",
         "--json",
@@ -94,14 +101,7 @@ def test_train_and_recommend(csv_path, tmp_path):
         meta,
         [
             "train",
-            "--table",
-            str(csv_path),
-            "--task-cols",
-            TASK_COLS,
-            "--method-col",
-            "method",
-            "--metric",
-            "throughput",
+            *_table_args(csv_path),
             "--out",
             str(model),
             "--no-embeddings",
@@ -157,14 +157,7 @@ def test_eval_via_installed_entry_point(csv_path, tmp_path):
             str(exe),
             "meta",
             "eval",
-            "--table",
-            str(csv_path),
-            "--task-cols",
-            TASK_COLS,
-            "--method-col",
-            "method",
-            "--metric",
-            "throughput",
+            *_table_args(csv_path),
             "--group-by",
             "model",
             "--json",
