@@ -319,14 +319,14 @@ def run_grid(
     if checkpoint is not None:
         # fail before measuring, not after the first cell, if it cannot be written
         checkpoint.parent.mkdir(parents=True, exist_ok=True)
-    if checkpoint is not None and checkpoint.exists():
-        # resume: measured cells of an interrupted run (failures are measured again)
-        for line in checkpoint.read_text().splitlines():
-            if line.strip():
-                c = Cell.from_dict(json.loads(line))
-                if not c.error:
-                    done[(c.model, c.hardware, c.workload, c.method)] = c
-        say(f"resuming: {len(done)} cells already measured in {checkpoint}")
+        if checkpoint.exists():
+            # resume: measured cells of an interrupted run (failures are measured again)
+            for line in checkpoint.read_text().splitlines():
+                if line.strip():
+                    c = Cell.from_dict(json.loads(line))
+                    if not c.error:
+                        done[(c.model, c.hardware, c.workload, c.method)] = c
+            say(f"resuming: {len(done)} cells already measured in {checkpoint}")
 
     def on_cell(cell: Cell) -> None:
         if checkpoint is not None:
@@ -454,22 +454,24 @@ def write_csv(rows: list[dict[str, Any]], path: Path) -> None:
             w.writerow({k: (f"{v:.6g}" if isinstance(v, float) else v) for k, v in r.items()})
 
 
+def descriptor_ids(descriptors: dict[str, dict[str, Any]]) -> dict[str, dict[str, str]]:
+    """role -> name -> content id (modelId, hardwareId, ...) of its descriptor."""
+    return {
+        role: {n: content_id(d) for n, d in named.items()} for role, named in descriptors.items()
+    }
+
+
 def table_json(result: GridResult) -> dict[str, Any]:
     """The long-format table with ids and report hashes (``bench --json``)."""
     d = result.descriptors
-    ids = {kind: {name: content_id(desc) for name, desc in d[kind].items()} for kind in d}
+    ids = descriptor_ids(d)
     rows = []
     for r in result.rows:
         key = tuple(r[k] for k in KEY_COLUMNS)
         rows.append(
             r
-            | {
-                "modelId": ids["model"][r["model"]],
-                "hardwareId": ids["hardware"][r["hardware"]],
-                "workloadId": ids["workload"][r["workload"]],
-                "methodId": ids["method"][r["method"]],
-                "reportHash": result.reports[key],
-            }
+            | {f"{role}Id": ids[role][r[role]] for role in KEY_COLUMNS}
+            | {"reportHash": result.reports[key]}
         )
     return {
         "schema": "metainf.performance-table/1",
@@ -535,9 +537,7 @@ def merge_results(previous: dict[str, Any], result: GridResult) -> GridResult:
 
 def write_descriptors(result: GridResult, path: Path) -> None:
     """The sidecar `metainf meta eval --descriptors` reads: role -> name -> descriptor, + ids."""
-    d = result.descriptors
-    out = dict(d)
-    out["ids"] = {kind: {n: content_id(x) for n, x in d[kind].items()} for kind in d}
+    out = result.descriptors | {"ids": descriptor_ids(result.descriptors)}
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(out, indent=1, sort_keys=True) + "\n")
 
