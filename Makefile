@@ -63,7 +63,7 @@ test: lint test-contracts test-python
 # Benchmarks write JSON + markdown under bench/results (medians over repetitions).
 bench: setup
 	mkdir -p bench/results
-	$(VENV)/bin/metainf chain gas-report --json bench/results/gas.json
+	$(PY) bench/gas_report.py --json bench/results/gas.json --md bench/results/gas.md
 	$(PY) bench/meta_bench.py --json bench/results/meta.json --md bench/results/meta.md
 	$(VENV)/bin/metainf provider bench --grid smoke --models smollm2-135m --no-progress \
 	  --json bench/results/provider.json --csv bench/results/provider.csv \

@@ -7,7 +7,8 @@ All reverts surface as :class:`~chain.errors.ContractRevert`.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+import re
+from dataclasses import dataclass, field, fields, replace
 from enum import IntEnum
 from typing import Any, Self
 
@@ -18,13 +19,23 @@ from web3.types import TxReceipt
 
 from chain.artifacts import load_artifact
 from chain.deploy import Deployment
-from chain.eip712 import Attestation, BatchHeader, Domain, Measurement, as_bytes32
 from chain.errors import ChainError
 from chain.tx import Transactor, call
+from protocol.eip712 import Attestation, BatchHeader, Domain, Measurement, as_bytes32
 
 
 class ReadOnlyClient(ChainError):
     """A write was attempted on a client without a signing account."""
+
+
+def _snake(name: str) -> str:
+    return re.sub(r"(?<=[a-z0-9])([A-Z])", r"_\1", name).lower()
+
+
+def from_struct(cls: type, raw: Any, **extra: Any) -> Any:
+    """A dataclass from a struct decoded with ``decode_tuples=True`` (fields by name)."""
+    values = {_snake(k): v for k, v in raw._asdict().items()} | extra
+    return cls(**{f.name: values[f.name] for f in fields(cls)})
 
 
 @dataclass(frozen=True)
@@ -32,12 +43,14 @@ class _Client:
     w3: Web3
     address: str
     signer: Transactor | None = None
+    contract: Contract = field(init=False, repr=False, compare=False)
 
     contract_name = ""
 
-    @property
-    def contract(self) -> Contract:
-        return self.w3.eth.contract(address=self.address, abi=load_artifact(self.contract_name).abi)
+    def __post_init__(self) -> None:
+        abi = load_artifact(self.contract_name).abi
+        contract = self.w3.eth.contract(address=self.address, abi=abi, decode_tuples=True)
+        object.__setattr__(self, "contract", contract)
 
     def as_(self, account: LocalAccount) -> Self:
         return replace(self, signer=Transactor(self.w3, account))
@@ -118,7 +131,7 @@ class ProviderRegistryClient(_Client):
 
     def get_provider(self, provider: str) -> ProviderInfo:
         raw = call(self.contract.functions.getProvider(provider))
-        return ProviderInfo(provider, *raw)
+        return from_struct(ProviderInfo, raw, address=provider)
 
     def is_active(self, provider: str) -> bool:
         return call(self.contract.functions.isActive(provider))
@@ -165,7 +178,7 @@ class AttestationRegistryClient(_Client):
         self, header: BatchHeader, items: list[Measurement], signature: bytes
     ) -> TxReceipt:
         fn = self.contract.functions.attestBatch(
-            header.as_tuple(), [m.as_tuple() for m in items], signature
+            header.header_tuple(), [m.as_tuple() for m in items], signature
         )
         return self._send(fn)
 
@@ -192,7 +205,7 @@ class AttestationRegistryClient(_Client):
         bond_wei: int,
     ) -> TxReceipt:
         fn = self.contract.functions.challengeBatchItem(
-            header.as_tuple(),
+            header.header_tuple(),
             leaves,
             index,
             item.as_tuple(),
@@ -219,8 +232,8 @@ class AttestationRegistryClient(_Client):
 
     def get_challenge(self, challenge_id: int) -> ChallengeInfo:
         raw = call(self.contract.functions.getChallenge(challenge_id))
-        return ChallengeInfo(
-            challenge_id, raw[0], raw[1], raw[2], ChallengeStatus(raw[3]), *raw[4:]
+        return from_struct(
+            ChallengeInfo, raw, challenge_id=challenge_id, status=ChallengeStatus(raw.status)
         )
 
 
@@ -303,7 +316,7 @@ class JobMarketClient(_Client):
 
     def get_job(self, job_id: int) -> JobInfo:
         raw = call(self.contract.functions.getJob(job_id))
-        return JobInfo(job_id, raw[0], JobStatus(raw[1]), *raw[2:])
+        return from_struct(JobInfo, raw, job_id=job_id, status=JobStatus(raw.status))
 
     def withdrawable(self, account: str) -> int:
         return call(self.contract.functions.withdrawable(account))

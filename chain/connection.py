@@ -2,58 +2,34 @@
 
 from __future__ import annotations
 
-import os
-from dataclasses import dataclass
-from urllib.parse import urlparse
-
 from web3 import Web3
 
-IN_PROCESS = "inprocess"
+from protocol.settings import IN_PROCESS, Settings
 
 
 class ChainConfigError(ValueError):
     """The chain configuration is invalid."""
 
 
-@dataclass(frozen=True)
-class ChainConfig:
-    """Where the chain is. ``rpc_url`` is ``"inprocess"`` (py-evm in this process) or an
-    ``http(s)://`` JSON-RPC endpoint such as ``hardhat node`` or a testnet."""
+def connect(rpc_url: str | None = None, timeout_s: float | None = None) -> Web3:
+    """``inprocess`` (py-evm in this process) or an http(s) JSON-RPC endpoint such as
+    ``hardhat node`` or a testnet; defaults from :class:`~protocol.settings.Settings`."""
+    from pydantic import ValidationError
 
-    rpc_url: str = IN_PROCESS
-    request_timeout_s: float = 30.0
-
-    def __post_init__(self) -> None:
-        if self.rpc_url != IN_PROCESS:
-            parsed = urlparse(self.rpc_url)
-            if parsed.scheme not in ("http", "https") or not parsed.netloc:
-                raise ChainConfigError(
-                    f"rpc_url must be {IN_PROCESS!r} or an http(s) URL, got {self.rpc_url!r}"
-                )
-        if self.request_timeout_s <= 0:
-            raise ChainConfigError("request_timeout_s must be positive")
-
-    @property
-    def in_process(self) -> bool:
-        return self.rpc_url == IN_PROCESS
-
-    @classmethod
-    def from_env(cls) -> ChainConfig:
-        """``METAINF_RPC_URL`` selects the chain; unset means the in-process EVM."""
-        return cls(rpc_url=os.environ.get("METAINF_RPC_URL", IN_PROCESS))
-
-
-def connect(config: ChainConfig | None = None) -> Web3:
-    config = config or ChainConfig.from_env()
-    if config.in_process:
+    try:
+        settings = Settings() if rpc_url is None else Settings(rpc_url=rpc_url)
+    except ValidationError as exc:
+        raise ChainConfigError(f"invalid chain settings: {exc}") from None
+    if settings.rpc_url == IN_PROCESS:
         from web3 import EthereumTesterProvider
 
         return Web3(EthereumTesterProvider())
-    w3 = Web3(
-        Web3.HTTPProvider(config.rpc_url, request_kwargs={"timeout": config.request_timeout_s})
-    )
+    timeout = timeout_s if timeout_s is not None else settings.rpc_timeout_s
+    w3 = Web3(Web3.HTTPProvider(settings.rpc_url, request_kwargs={"timeout": timeout}))
     if not w3.is_connected():
-        raise ConnectionError(f"no JSON-RPC node answers at {config.rpc_url}")
+        raise ConnectionError(
+            f"no JSON-RPC node answers at {settings.rpc_url}; start one with `metainf chain up`"
+        )
     return w3
 
 

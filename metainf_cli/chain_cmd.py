@@ -1,8 +1,7 @@
-"""`metainf chain ...`: local testnet, deployment, gas report."""
+"""`metainf chain ...`: local testnet and deployment."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import click
@@ -13,15 +12,18 @@ PID_FILE = STATE_DIR / "hardhat.pid"
 
 @click.group()
 def chain() -> None:
-    """Local testnet, deployment and gas report."""
+    """Local testnet and deployment."""
 
 
 def _deploy_to(rpc_url: str, out_dir: Path) -> None:
-    from chain.connection import ChainConfig, connect
+    from chain.connection import ChainConfigError, connect
     from chain.deploy import deploy_market
     from metainf_cli.options import role_account
 
-    w3 = connect(ChainConfig(rpc_url=rpc_url))
+    try:
+        w3 = connect(rpc_url)
+    except (ChainConfigError, ConnectionError) as exc:
+        raise click.ClickException(str(exc)) from exc
     admin = role_account(w3, "admin")
     deployment = deploy_market(w3, admin)
     path = deployment.save(out_dir)
@@ -72,21 +74,3 @@ def down() -> None:
 def deploy(rpc_url: str, out_dir: Path) -> None:
     """Deploy the contracts to any EVM JSON-RPC endpoint and write deployments/<chainId>.json."""
     _deploy_to(rpc_url, out_dir)
-
-
-@chain.command("gas-report")
-@click.option("--json", "json_out", type=click.Path(path_type=Path), help="Write the figures here.")
-def gas_report(json_out: Path | None) -> None:
-    """Gas of each market operation on the in-process EVM."""
-    from chain.connection import connect
-    from chain.round_trip import run_round_trip
-
-    gas = run_round_trip(connect()).gas
-    width = max(map(len, gas))
-    click.echo(f"{'operation':<{width}}  gas")
-    for name, used in gas.items():
-        click.echo(f"{name:<{width}}  {used:>9,}")
-    if json_out:
-        json_out.parent.mkdir(parents=True, exist_ok=True)
-        json_out.write_text(json.dumps(gas, indent=2) + "\n")
-        click.echo(f"written to {json_out}")

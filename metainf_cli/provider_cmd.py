@@ -298,8 +298,8 @@ def bench(
     no_progress: bool,
 ) -> None:
     """Measure methods x workloads on this host's hardware; write the performance table."""
+    from protocol.blobstore import open_blob_store
     from provider_agent import bench as b
-    from provider_agent.blobstore import BlobStore
     from provider_agent.hardware import HardwareError
     from provider_agent.methods import UnknownMethodError
     from provider_agent.models import UnknownModelError
@@ -314,7 +314,7 @@ def bench(
             reps=reps,
             warmup=warmup,
         )
-        store = BlobStore(store_dir) if store_dir else BlobStore()
+        store = open_blob_store(store_dir)
         result = b.run_grid(
             grid,
             store=store,

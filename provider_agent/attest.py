@@ -9,13 +9,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
 
 from eth_account.signers.local import LocalAccount
 
-from chain.canonical import content_id
 from chain.clients import Market
-from chain.eip712 import (
+from protocol.blobstore import BlobStore
+from protocol.eip712 import (
+    MAX_BATCH,
     Attestation,
     BatchHeader,
     Measurement,
@@ -23,51 +23,6 @@ from chain.eip712 import (
     sign_attestation,
     sign_batch,
 )
-from provider_agent.blobstore import BlobStore
-from provider_agent.report import headline
-
-MAX_BATCH = 256
-
-
-class ReportMismatch(ValueError):
-    """A report does not support the attestation that cites it."""
-
-
-def measurement_from_report(report: dict[str, Any]) -> Measurement:
-    """The on-chain measurement a report supports (ids from descriptors, headline integers)."""
-    ids = report["ids"]
-    for key, descriptor in (
-        ("modelId", "model"),
-        ("hardwareId", "hardware"),
-        ("workloadId", "workload"),
-        ("methodId", "method"),
-    ):
-        if content_id(report[descriptor]) != ids[key]:
-            raise ReportMismatch(f"report {key} is not the id of its {descriptor} descriptor")
-    h = headline(report)
-    return Measurement(
-        hardwareId=ids["hardwareId"],
-        modelId=ids["modelId"],
-        workloadId=ids["workloadId"],
-        methodId=ids["methodId"],
-        tokensPerSecX1000=h["outputTokensPerSecX1000"],
-        ttftP50Us=h["ttftP50Us"],
-        tpotP50Us=h["tpotP50Us"],
-        peakMemBytes=h["peakMemoryBytes"],
-        reportHash=content_id(report),
-    )
-
-
-def check_report_supports(measurement: Measurement, report: dict[str, Any]) -> None:
-    """Raise :class:`ReportMismatch` unless ``report`` recomputes to ``measurement`` exactly."""
-    expected = measurement_from_report(report)
-    if expected != measurement:
-        diffs = [
-            name
-            for name in Measurement.__dataclass_fields__
-            if getattr(expected, name) != getattr(measurement, name)
-        ]
-        raise ReportMismatch(f"attested fields disagree with the report: {', '.join(diffs)}")
 
 
 @dataclass(frozen=True)
@@ -99,7 +54,7 @@ class Attester:
     def post_reports(self, report_hashes: Sequence[str], batch_size: int = 32) -> list[Posted]:
         if not 1 <= batch_size <= MAX_BATCH:
             raise ValueError(f"batch_size must be in 1..{MAX_BATCH}")
-        measurements = [measurement_from_report(self.store.get_json(h)) for h in report_hashes]
+        measurements = [Measurement.from_report(self.store.get_json(h)) for h in report_hashes]
         return [
             self.post(measurements[i : i + batch_size])
             for i in range(0, len(measurements), batch_size)
@@ -115,12 +70,19 @@ class Attester:
         domain = self.market.attestations.domain()
         client = self.market.attestations.as_(self.agent)
         if len(measurements) == 1:
-            a = Attestation(self.provider, measurements[0], nonce, timestamp)
+            a = Attestation(
+                provider=self.provider,
+                measurement=measurements[0],
+                nonce=nonce,
+                timestamp=timestamp,
+            )
             sig = sign_attestation(a, domain, self.agent.key)
             receipt = client.attest(a, sig)
             header = None
         else:
-            header = BatchHeader(self.provider, len(measurements), nonce, timestamp)
+            header = BatchHeader(
+                provider=self.provider, count=len(measurements), nonce=nonce, timestamp=timestamp
+            )
             sig = sign_batch(header, list(measurements), domain, self.agent.key)
             receipt = client.attest_batch(header, list(measurements), sig)
         return Posted(

@@ -28,14 +28,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from chain.canonical import content_id
-from provider_agent import report as report_mod
-from provider_agent.blobstore import BlobStore
+from protocol.blobstore import BlobStore, open_blob_store
+from protocol.canonical import content_id
+from protocol.report import build_report, utc_now
 from provider_agent.engines import make_engine
 from provider_agent.hardware import HardwareProfile, profile_by_name
 from provider_agent.harness import BenchConfig, agreement, measure
 from provider_agent.methods import MethodSpec, available_methods, get_method
 from provider_agent.models import model_info
+from provider_agent.report import environment
 from provider_agent.workloads import WorkloadSpec, get_workload
 
 KEY_COLUMNS = ("model", "hardware", "workload", "method")
@@ -172,7 +173,7 @@ def measure_group(
                     load_s=load_s,
                     warmup_s=m.warmup_s,
                     env=cell_env,
-                    measured_at=report_mod.utc_now(),
+                    measured_at=utc_now(),
                 )
             )
         except Exception as exc:
@@ -293,7 +294,7 @@ def run_grid(
     # sleeping OpenMP waits (see bench_worker); effective when torch is not imported yet
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     say = echo or (lambda s: None)
-    store = store or BlobStore()
+    store = store or open_blob_store()
     workloads = grid.workload_specs()
     hardware = [profile_by_name(h) for h in grid.hardware]
     infos = {m: model_info(m) for m in grid.models}
@@ -397,7 +398,7 @@ def run_grid(
             # cross-engine check (e.g. vLLM bf16 vs transformers fp32), informational
             quality["vs_hf_eager"] = agreement(cell.outputs, base.outputs)
         hw_desc = descriptors["hardware"][cell.hardware]
-        rep = report_mod.build_report(
+        rep = build_report(
             model=descriptors["model"][cell.model],
             hardware=hw_desc,
             workload=descriptors["workload"][cell.workload],
@@ -405,12 +406,12 @@ def run_grid(
             metrics=cell.metrics,
             quality=quality,
             samples=cell.samples,
-            env=report_mod.environment(cell.env),
+            env=environment(cell.env),
             config=grid.config.to_dict()
             | {"load_s": round(cell.load_s, 3), "warmup_s": round(cell.warmup_s, 3)},
             measured_at=cell.measured_at,
+            outputs_hash=content_id(cell.outputs),
         )
-        rep["outputs_hash"] = content_id(cell.outputs)
         h = store.put_json(rep)
         key = (cell.model, cell.hardware, cell.workload, cell.method)
         reports[key] = h

@@ -16,7 +16,7 @@ import subprocess
 from dataclasses import dataclass, field
 from typing import Any
 
-from chain.canonical import content_id
+from protocol.canonical import content_id
 
 DESCRIPTOR_VERSION = 1
 

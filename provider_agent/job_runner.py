@@ -17,8 +17,8 @@ from eth_account.signers.local import LocalAccount
 
 from chain.clients import JobStatus, Market
 from chain.errors import ContractRevert
-from chain.jobspec import JobResult, JobSpec, JobSpecError
-from provider_agent.blobstore import BlobError, BlobStore
+from protocol.blobstore import BlobError, BlobStore
+from protocol.jobspec import JobResult, JobSpec, JobSpecError
 from provider_agent.engines import Engine, make_engine
 from provider_agent.hardware import HardwareProfile
 from provider_agent.methods import MethodSpec, unmet
@@ -216,7 +216,7 @@ class JobRunner:
             spec_hash=spec.spec_hash,
             provider=self.provider,
             method_id=method.method_id,
-            outputs=tuple(outputs),
+            outputs=outputs,
             metrics=metrics,
             environment={"method": method.descriptor(), "hardwareId": self.hardware.hardware_id},
         )

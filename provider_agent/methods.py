@@ -17,7 +17,7 @@ import shutil
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from chain.canonical import content_id
+from protocol.canonical import content_id
 
 if TYPE_CHECKING:
     from provider_agent.hardware import HardwareProfile

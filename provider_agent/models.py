@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from chain.canonical import content_id
+from protocol.canonical import content_id
 
 CARD_FILE = "metainf_model.json"
 SMOLLM2_NAME = "smollm2-135m"

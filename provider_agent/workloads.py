@@ -25,7 +25,7 @@ import random
 from dataclasses import dataclass, field
 from typing import Any
 
-from chain.canonical import content_id
+from protocol.canonical import content_id
 
 GENERATOR_VERSION = 1
 KINDS = ("chat", "prefill_heavy", "decode_heavy", "shared_prefix", "summarize")

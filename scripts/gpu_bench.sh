@@ -51,7 +51,7 @@ need_deps() {
 import importlib.util, sys
 missing = [m for m in ("click", "tqdm", "psutil", "eth_utils", "eth_hash", "torch", "transformers") if importlib.util.find_spec(m) is None]
 if not missing:
-    from chain.canonical import content_id  # eth-hash needs a keccak backend
+    from protocol.canonical import content_id  # eth-hash needs a keccak backend
     try:
         content_id({})
     except Exception:

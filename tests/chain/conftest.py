@@ -9,10 +9,10 @@ from eth_account import Account
 from eth_account.signers.local import LocalAccount
 from web3 import Web3
 
-from chain.canonical import content_id
 from chain.clients import Market
-from chain.connection import ChainConfig, connect, fund
+from chain.connection import connect, fund
 from chain.deploy import ETHER, Deployment, MarketParams, deploy_market
+from protocol.canonical import content_id
 
 PARAMS = MarketParams(
     min_stake_wei=ETHER,
@@ -60,7 +60,7 @@ class Env:
 @pytest.fixture(params=["inprocess", pytest.param("hardhat", marks=pytest.mark.hardhat)])
 def env(request: pytest.FixtureRequest) -> Env:
     url = "inprocess" if request.param == "inprocess" else request.getfixturevalue("hardhat_url")
-    w3 = connect(ChainConfig(rpc_url=url))
+    w3 = connect(url)
     accounts = [Account.create() for _ in range(5)]
     for account in accounts:
         fund(w3, account.address, 50 * ETHER)

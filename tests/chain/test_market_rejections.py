@@ -11,16 +11,26 @@ import pytest
 from chain.clients import JobStatus
 from chain.connection import advance_time
 from chain.deploy import ETHER
-from chain.eip712 import Attestation, BatchHeader, Domain, batch_root, sign_attestation, sign_batch
 from chain.errors import ContractRevert
-from chain.round_trip import example_measurement
 from chain.tx import Transactor
+from protocol.eip712 import (
+    Attestation,
+    BatchHeader,
+    Domain,
+    batch_root,
+    sign_attestation,
+    sign_batch,
+)
 from tests.chain.conftest import HARDWARE_ID, PARAMS, Env
+from tests.factories import example_measurement
 
 
 def _attestation(env: Env, nonce: int, provider: str | None = None) -> Attestation:
     return Attestation(
-        provider or env.provider.address, example_measurement(nonce, HARDWARE_ID), nonce, env.now()
+        provider=provider or env.provider.address,
+        measurement=example_measurement(nonce, HARDWARE_ID),
+        nonce=nonce,
+        timestamp=env.now(),
     )
 
 
@@ -63,7 +73,9 @@ def test_signed_attestation_is_accepted_and_event_carries_every_field(env: Env) 
 
 def test_batch_events_decode_to_the_signed_items(env: Env) -> None:
     items = [example_measurement(i, HARDWARE_ID) for i in range(5)]
-    header = BatchHeader(env.provider.address, len(items), nonce=7, timestamp=env.now())
+    header = BatchHeader(
+        provider=env.provider.address, count=len(items), nonce=7, timestamp=env.now()
+    )
     sig = sign_batch(header, items, env.market.attestations.domain(), env.agent.key)
     receipt = env.market.attestations.as_(env.agent).attest_batch(header, items, sig)
     events = env.market.attestations._events("Attested", receipt)
@@ -204,7 +216,9 @@ def test_upheld_challenge_slashes_and_rewards_the_challenger(env: Env) -> None:
 
 def test_batch_item_challenge_blocks_unstaking_until_resolved(env: Env) -> None:
     items = [example_measurement(i, HARDWARE_ID) for i in range(4)]
-    header = BatchHeader(env.provider.address, len(items), nonce=1, timestamp=env.now())
+    header = BatchHeader(
+        provider=env.provider.address, count=len(items), nonce=1, timestamp=env.now()
+    )
     sig = sign_batch(header, items, env.market.attestations.domain(), env.agent.key)
     env.market.attestations.as_(env.agent).attest_batch(header, items, sig)
     registry = env.market.registry.as_(env.provider)

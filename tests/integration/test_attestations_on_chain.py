@@ -11,15 +11,11 @@ from eth_account import Account
 from chain.clients import Market
 from chain.connection import connect, fund
 from chain.deploy import ETHER, deploy_market
-from chain.eip712 import Measurement, recover_batch_signer
-from provider_agent.attest import (
-    Attester,
-    ReportMismatch,
-    check_report_supports,
-    measurement_from_report,
-)
+from protocol.blobstore import BlobStore, LocalBlobStore
+from protocol.eip712 import MEASUREMENT_FIELDS, Measurement, recover_batch_signer
+from protocol.report import ReportError
+from provider_agent.attest import Attester
 from provider_agent.bench import GridSpec, run_grid
-from provider_agent.blobstore import BlobStore
 from provider_agent.harness import BenchConfig
 from provider_agent.models import make_random_llama
 
@@ -28,7 +24,7 @@ from provider_agent.models import make_random_llama
 def measured(tmp_path_factory: pytest.TempPathFactory) -> tuple[BlobStore, list[str]]:
     root = tmp_path_factory.mktemp("bench")
     model = make_random_llama(root / "tiny", size="tiny", seed=2)
-    store = BlobStore(root / "blobs")
+    store = LocalBlobStore(root / "blobs")
     grid = GridSpec(
         models=(str(model),),
         hardware=("cpu-1t",),
@@ -48,7 +44,7 @@ def test_reports_are_attested_in_a_batch_and_verify(tmp_path: Path, measured) ->
     for a in (admin, provider, agent):
         fund(w3, a.address, 100 * ETHER)
     market = Market.at(w3, deploy_market(w3, admin))
-    first = measurement_from_report(store.get_json(hashes[0]))
+    first = Measurement.from_report(store.get_json(hashes[0]))
     market.registry.as_(provider).register(
         agent=agent.address,
         hardware_id=first.hardwareId,
@@ -71,19 +67,19 @@ def test_reports_are_attested_in_a_batch_and_verify(tmp_path: Path, measured) ->
     assert len(events) == len(hashes)
     for event in events:
         args = event["args"]
-        attested = Measurement(**{k: args[k] for k in Measurement.__dataclass_fields__})
+        attested = Measurement(**{k: args[k] for k, _ in MEASUREMENT_FIELDS})
         report = store.get_json("0x" + args["reportHash"].hex())  # re-hashes on read
-        check_report_supports(attested, report)
+        attested.check_supported_by(report)
         assert report["metrics"]["output_tokens_per_s"] > 0
 
 
 def test_a_report_that_does_not_support_the_claim_is_caught(measured) -> None:
     store, hashes = measured
     report = store.get_json(hashes[0])
-    m = measurement_from_report(report)
-    inflated = Measurement(**{**m.__dict__, "tokensPerSecX1000": m.tokensPerSecX1000 * 2})
-    with pytest.raises(ReportMismatch, match="tokensPerSecX1000"):
-        check_report_supports(inflated, report)
+    m = Measurement.from_report(report)
+    inflated = m.model_copy(update={"tokensPerSecX1000": m.tokensPerSecX1000 * 2})
+    with pytest.raises(ReportError, match="tokensPerSecX1000"):
+        inflated.check_supported_by(report)
     forged = {**report, "method": {**report["method"], "name": "something-else"}}
-    with pytest.raises(ReportMismatch, match="methodId"):
-        measurement_from_report(forged)
+    with pytest.raises(ReportError, match="methodId"):
+        Measurement.from_report(forged)

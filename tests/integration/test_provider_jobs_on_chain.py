@@ -8,12 +8,12 @@ from pathlib import Path
 import pytest
 from eth_account import Account
 
-from chain.canonical import canonical_json, content_id
 from chain.clients import JobStatus, Market
 from chain.connection import connect, fund
 from chain.deploy import ETHER, deploy_market
-from chain.jobspec import JobSpec
-from provider_agent.blobstore import BlobStore
+from protocol.blobstore import LocalBlobStore
+from protocol.canonical import canonical_json, content_id
+from protocol.jobspec import JobSpec
 from provider_agent.hardware import detect
 from provider_agent.job_runner import Delivered, JobRunner, Refused
 from provider_agent.methods import get_method
@@ -44,7 +44,7 @@ def world(tmp_path: Path, tiny_model):
         metadata_uri="",
         stake_wei=2 * ETHER,
     )
-    store = BlobStore(tmp_path / "blobs")
+    store = LocalBlobStore(tmp_path / "blobs")
     runner = JobRunner.offering(
         market,
         provider.address,

@@ -5,9 +5,10 @@ import json
 
 import pytest
 
-from chain.canonical import content_id
 from meta.features import MetaFeaturizer
 from meta.table import PerformanceTable
+from protocol.blobstore import LocalBlobStore
+from protocol.canonical import content_id
 from provider_agent.bench import (
     GridSpec,
     run_grid,
@@ -16,7 +17,6 @@ from provider_agent.bench import (
     write_csv,
     write_descriptors,
 )
-from provider_agent.blobstore import BlobStore
 from provider_agent.harness import BenchConfig
 from provider_agent.methods import UnknownMethodError
 
@@ -43,7 +43,7 @@ def grid_result(tiny_model, tmp_path_factory):
     grid = tiny_grid(
         tiny_model, ("chat", "summarize"), ("hf-sdpa", "hf-int8", "ort-fp32"), warmup=1
     )
-    store = BlobStore(tmp_path_factory.mktemp("blobs"))
+    store = LocalBlobStore(tmp_path_factory.mktemp("blobs"))
     return run_grid(grid, store=store, progress=False, isolate=False), store
 
 
@@ -129,7 +129,7 @@ def test_worker_process_group(tiny_model, tmp_path):
     """The isolated path (a worker process per method group) yields the same kind of rows."""
     grid = tiny_grid(tiny_model)
     result = run_grid(
-        grid, store=BlobStore(tmp_path), progress=False, isolate=True, log=tmp_path / "w.log"
+        grid, store=LocalBlobStore(tmp_path), progress=False, isolate=True, log=tmp_path / "w.log"
     )
     assert not result.failures(), (tmp_path / "w.log").read_text()[-2000:]
     (row,) = result.rows
@@ -138,7 +138,9 @@ def test_worker_process_group(tiny_model, tmp_path):
 
 def test_time_budget_reports_unreached_cells(tiny_model, tmp_path):
     grid = tiny_grid(tiny_model, ("chat", "summarize"))
-    result = run_grid(grid, store=BlobStore(tmp_path), progress=False, isolate=False, budget_s=1e-9)
+    result = run_grid(
+        grid, store=LocalBlobStore(tmp_path), progress=False, isolate=False, budget_s=1e-9
+    )
     assert not result.rows
     assert [c.error for c in result.failures()] == ["skipped: time budget spent"] * 2
 
@@ -149,7 +151,7 @@ def test_update_merges_remeasured_cells(grid_result, tiny_model, tmp_path):
     first, _ = grid_result
     previous = table_json(first)
     grid = tiny_grid(tiny_model)
-    again = run_grid(grid, store=BlobStore(tmp_path), progress=False, isolate=False)
+    again = run_grid(grid, store=LocalBlobStore(tmp_path), progress=False, isolate=False)
     merged = merge_results(previous, again)
     assert len(merged.rows) == len(first.rows)
     key = (again.rows[0]["model"], "cpu-1t", "summarize", "hf-eager")
@@ -162,7 +164,7 @@ def test_update_merges_remeasured_cells(grid_result, tiny_model, tmp_path):
 def test_checkpoint_resumes_measured_groups(tiny_model, tmp_path):
     ckpt = tmp_path / "not-yet" / "cells.jsonl"  # its folder is made before measuring
     grid = tiny_grid(tiny_model)
-    store = BlobStore(tmp_path)
+    store = LocalBlobStore(tmp_path)
     first = run_grid(grid, store=store, progress=False, isolate=False, checkpoint=ckpt)
     (key,) = first.reports
     (line,) = ckpt.read_text().splitlines()

@@ -4,7 +4,7 @@ import dataclasses
 
 import pytest
 
-from chain.canonical import content_id
+from protocol.canonical import content_id
 from provider_agent.hardware import (
     GpuInfo,
     HardwareError,

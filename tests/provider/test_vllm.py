@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from protocol.blobstore import LocalBlobStore
 from provider_agent.bench import GridSpec, run_grid
-from provider_agent.blobstore import BlobStore
 from provider_agent.harness import BenchConfig
 from provider_agent.methods import vllm_build
 
@@ -47,14 +47,16 @@ def test_vllm_methods_run_and_exact_ones_match_baseline(tiny_model, tmp_path):
         workload_overrides=SMALL,
     )
     result = run_grid(
-        grid, store=BlobStore(tmp_path / "blobs"), progress=False, log=tmp_path / "vllm.log"
+        grid, store=LocalBlobStore(tmp_path / "blobs"), progress=False, log=tmp_path / "vllm.log"
     )
     assert not result.failures(), (tmp_path / "vllm.log").read_text()[-3000:]
     assert len(result.rows) == 12
     for row in result.rows:
         assert row["output_tokens_per_s"] > 0
         assert row["exact_match_rate"] == 1.0, row
-    env = BlobStore(tmp_path / "blobs").get_json(next(iter(result.reports.values())))["environment"]
+    env = LocalBlobStore(tmp_path / "blobs").get_json(next(iter(result.reports.values())))[
+        "environment"
+    ]
     assert (
         env["engine"]["engine"] == "vllm" and env["engine"]["engine_args"]["enforce_eager"] is True
     )

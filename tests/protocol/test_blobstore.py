@@ -2,12 +2,12 @@ from __future__ import annotations
 
 import pytest
 
-from chain.canonical import content_id
-from provider_agent.blobstore import BlobCorrupt, BlobNotFound, BlobStore
+from protocol.blobstore import BlobCorrupt, BlobNotFound, LocalBlobStore
+from protocol.canonical import content_id
 
 
 def test_put_get_roundtrip_and_layout(tmp_path):
-    store = BlobStore(tmp_path)
+    store = LocalBlobStore(tmp_path)
     h = store.put(b"hello")
     assert h == "0x1c8aff950685c2ed4bc3174f3472287b56d9517b9c948127319a09a7a36deac8"
     assert store.get(h) == b"hello" and store.has(h)
@@ -16,14 +16,14 @@ def test_put_get_roundtrip_and_layout(tmp_path):
 
 
 def test_json_blobs_are_content_ids(tmp_path):
-    store = BlobStore(tmp_path)
+    store = LocalBlobStore(tmp_path)
     doc = {"b": [1, 2.5], "a": "x"}
     assert store.put_json(doc) == content_id(doc)
     assert store.get_json(content_id(doc)) == doc
 
 
 def test_get_verifies_hash(tmp_path):
-    store = BlobStore(tmp_path)
+    store = LocalBlobStore(tmp_path)
     h = store.put(b"original")
     store.path(h).write_bytes(b"tampered")
     with pytest.raises(BlobCorrupt):

@@ -1,0 +1,109 @@
+"""One settings object for every ``METAINF_*`` environment variable and its default.
+
+Every role reads its configuration from here (or from explicit arguments a caller got
+from here), so a default lives in exactly one place and a deployment is switched from
+the embedded default to real parts by environment alone:
+
+==========================  ======================================  ======================
+variable                    meaning                                 default
+==========================  ======================================  ======================
+``METAINF_RPC_URL``         chain: ``inprocess`` or a JSON-RPC URL  ``inprocess`` (py-evm)
+``METAINF_RPC_TIMEOUT_S``   JSON-RPC request timeout                30
+``METAINF_DEPLOYMENTS_DIR`` folder of ``<chainId>.json`` files      ``deployments``
+``METAINF_KEY_FILE``        JSON key file (mode 0600), role -> key  ``~/.metainf/keys.json``
+``METAINF_<ROLE>_KEY``      a role's private key (wins over file)   unset
+``METAINF_DATA_DIR``        local state (blobs, SQLite, Celery)     ``.metainf``
+``METAINF_BLOB_STORE``      blob store: a folder or an http(s) URL  ``<data dir>/blobs``
+``METAINF_CACHE_DIR``       made/converted models, embeddings       ``~/.cache/metainf``
+``METAINF_REDIS_URL``       Celery broker + result backend          unset: embedded
+``METAINF_DATABASE_URL``    SQLAlchemy URL of the backend database  SQLite in data dir
+``METAINF_BACKEND_URL``     the backend's HTTP API (SDK, agents)    ``http://127.0.0.1:8000``
+``METAINF_THREADS``         BLAS/OpenMP threads of meta-learning    1
+==========================  ======================================  ======================
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from urllib.parse import urlparse
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+IN_PROCESS = "inprocess"
+ROLES = ("admin", "matcher", "arbiter", "provider", "agent", "client", "auditor")
+
+
+def _home() -> Path:
+    return Path.home()
+
+
+class Settings(BaseSettings):
+    """Validated once, when constructed; immutable afterwards."""
+
+    model_config = SettingsConfigDict(env_prefix="METAINF_", frozen=True, extra="ignore")
+
+    rpc_url: str = IN_PROCESS
+    rpc_timeout_s: float = Field(30.0, gt=0)
+    deployments_dir: Path = Path("deployments")
+    key_file: Path = Field(default_factory=lambda: _home() / ".metainf" / "keys.json")
+    data_dir: Path = Path(".metainf")
+    blob_store: str | None = None
+    cache_dir: Path = Field(default_factory=lambda: _home() / ".cache" / "metainf")
+    redis_url: str | None = None
+    database_url: str | None = None
+    backend_url: str = "http://127.0.0.1:8000"
+    threads: int = Field(1, ge=1, le=1024)
+
+    admin_key: SecretStr | None = None
+    matcher_key: SecretStr | None = None
+    arbiter_key: SecretStr | None = None
+    provider_key: SecretStr | None = None
+    agent_key: SecretStr | None = None
+    client_key: SecretStr | None = None
+    auditor_key: SecretStr | None = None
+
+    @field_validator("rpc_url")
+    @classmethod
+    def _rpc_url(cls, value: str) -> str:
+        if value != IN_PROCESS:
+            parsed = urlparse(value)
+            if parsed.scheme not in ("http", "https") or not parsed.netloc:
+                raise ValueError(f"must be {IN_PROCESS!r} or an http(s) URL, got {value!r}")
+        return value
+
+    @field_validator("redis_url")
+    @classmethod
+    def _redis_url(cls, value: str | None) -> str | None:
+        if value and urlparse(value).scheme not in ("redis", "rediss"):
+            raise ValueError(f"must be a redis:// or rediss:// URL, got {value!r}")
+        return value or None
+
+    @field_validator("backend_url")
+    @classmethod
+    def _backend_url(cls, value: str) -> str:
+        parsed = urlparse(value)
+        if parsed.scheme not in ("http", "https") or not parsed.netloc:
+            raise ValueError(f"must be an http(s) URL, got {value!r}")
+        return value.rstrip("/")
+
+    @property
+    def in_process_chain(self) -> bool:
+        return self.rpc_url == IN_PROCESS
+
+    @property
+    def blob_location(self) -> str:
+        """A folder path or an http(s) URL."""
+        return self.blob_store or str(self.data_dir / "blobs")
+
+    @property
+    def database(self) -> str:
+        """The backend database URL (SQLite under the data dir unless configured)."""
+        return self.database_url or f"sqlite:///{(self.data_dir / 'backend.db').resolve()}"
+
+    def role_key(self, role: str) -> str | None:
+        """``METAINF_<ROLE>_KEY`` for one of :data:`ROLES` (None when unset)."""
+        if role not in ROLES:
+            return None
+        secret = getattr(self, f"{role}_key")
+        return secret.get_secret_value() if secret is not None else None

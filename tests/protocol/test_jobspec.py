@@ -1,0 +1,97 @@
+"""Malformed job specs are refused at the boundary with a message naming the field."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from protocol.canonical import canonical_json, content_id
+from protocol.jobspec import JobResult, JobSpec, JobSpecError
+
+MODEL = content_id({"model": "tiny"})
+WORKLOAD = content_id({"workload": "chat"})
+
+
+def _doc(**over: object) -> dict:
+    doc = JobSpec(
+        model_id=MODEL, prompts=("hello",), max_new_tokens=8, workload_id=WORKLOAD
+    ).to_document()
+    doc.update(over)
+    return doc
+
+
+def test_round_trip_and_hash_is_content_id() -> None:
+    spec = JobSpec.from_bytes(canonical_json(_doc()))
+    assert spec.spec_hash == content_id(_doc())
+    assert JobSpec.from_document(spec.to_document()) == spec
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"prompts": []}, "prompts: List should have at least 1 item"),
+        ({"prompts": "hello"}, "prompts: Input should be a valid list"),
+        ({"prompts": [""]}, r"prompts\.0: String should have at least 1 character"),
+        ({"prompts": ["x" * 32_769]}, r"prompts\.0: String should have at most 32768"),
+        ({"prompts": ["x"] * 257}, "prompts: List should have at most 256"),
+        ({"max_new_tokens": 0}, "max_new_tokens: Input should be greater than or equal to 1"),
+        ({"max_new_tokens": True}, "max_new_tokens: Input should be a valid integer"),
+        ({"max_new_tokens": "8"}, "max_new_tokens: Input should be a valid integer"),
+        ({"model_id": "llama"}, "model_id: String should match pattern"),
+        ({"objective": "cheap"}, "objective: Input should be 'throughput' or 'latency'"),
+        ({"schema": "other/1"}, "schema must be"),
+        ({"surprise": 1}, "surprise: Extra inputs are not permitted"),
+    ],
+)
+def test_malformed_specs_are_refused(change: dict, message: str) -> None:
+    with pytest.raises(JobSpecError, match=message):
+        JobSpec.from_document(_doc(**change))
+
+
+def test_missing_fields_and_bad_json_are_refused() -> None:
+    doc = _doc()
+    del doc["prompts"]
+    with pytest.raises(JobSpecError, match="prompts: Field required"):
+        JobSpec.from_document(doc)
+    with pytest.raises(JobSpecError, match="not valid JSON"):
+        JobSpec.from_bytes(b"{not json")
+    with pytest.raises(JobSpecError, match="must be a JSON object"):
+        JobSpec.from_bytes(json.dumps([1]).encode())
+
+
+def test_hashes_are_those_of_the_previous_release() -> None:
+    """Spec and result documents keep their hashes across refactors (pinned values)."""
+    spec = JobSpec(
+        model_id=content_id({"m": 1}),
+        prompts=("hello", "world"),
+        max_new_tokens=8,
+        workload_id=content_id({"w": 1}),
+    )
+    assert spec.spec_hash == "0x097f0b39764fc8656439c674ffc76b8ee1ab2212d3f7293a6b9fcbc06ce41f32"
+    result = JobResult(
+        job_id=1,
+        spec_hash=spec.spec_hash,
+        provider="0x" + "11" * 20,
+        method_id=content_id({"x": 1}),
+        outputs=({"text": "hi", "token_ids": [1, 2]},),
+        metrics={"wall_s": 1.5},
+        environment={"engine": "hf"},
+    )
+    assert result.result_hash == (
+        "0x97427e887b95d2ef2dd70a2acbe6885fd1e1580eca44b0b7ef2d0c37ec1d0051"
+    )
+
+
+def test_result_document_round_trip() -> None:
+    result = JobResult(
+        job_id=1,
+        spec_hash=MODEL,
+        provider="0x" + "11" * 20,
+        method_id=WORKLOAD,
+        outputs=({"text": "hi", "token_ids": [1, 2]},),
+    )
+    assert JobResult.from_document(result.to_document()) == result
+    assert result.result_hash == content_id(result.to_document())
+    with pytest.raises(JobSpecError):
+        JobResult.from_document({"schema": "metainf.job-result/1"})
