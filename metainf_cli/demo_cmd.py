@@ -1,23 +1,28 @@
-"""`metainf demo`: the main job on the embedded default stack."""
+"""`metainf demo`: one marketplace round on the embedded default stack."""
 
 from __future__ import annotations
+
+import json
+from pathlib import Path
 
 import click
 
 
 @click.command()
 @click.option(
-    "--rpc",
-    "rpc_url",
-    default="inprocess",
+    "--work-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path(".metainf/demo"),
     show_default=True,
-    help="'inprocess' or a JSON-RPC URL.",
+    help="Where the demo keeps its model, reports and results.",
 )
-def demo(rpc_url: str) -> None:
-    """Deploy the market, post signed attestations and run a paid job from escrow to payout."""
-    from chain.connection import ChainConfig, connect
-    from chain.round_trip import run_round_trip
+@click.option("--json", "json_out", type=click.Path(dir_okay=False, path_type=Path))
+def demo(work_dir: Path, json_out: Path | None) -> None:
+    """Benchmark, attest, and run a paid job end to end on an in-process chain."""
+    from demo.marketplace import run_demo
 
-    w3 = connect(ChainConfig(rpc_url=rpc_url))
-    result = run_round_trip(w3, say=lambda msg: click.echo(f"* {msg}"))
-    click.echo("gas used: " + ", ".join(f"{k}={v:,}" for k, v in result.gas.items()))
+    result = run_demo(work_dir, say=lambda msg: click.echo(f"* {msg}"))
+    if json_out:
+        json_out.parent.mkdir(parents=True, exist_ok=True)
+        json_out.write_text(json.dumps(result.to_dict(), indent=2) + "\n")
+    click.echo(json.dumps(result.to_dict(), indent=2))

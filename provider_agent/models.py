@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from protocol.canonical import content_id
+from protocol.settings import Settings
 
 CARD_FILE = "metainf_model.json"
 SMOLLM2_NAME = "smollm2-135m"
@@ -38,10 +39,8 @@ class UnknownModelError(ValueError):
 
 
 def cache_dir() -> Path:
-    """Where made and converted models live: ``$METAINF_CACHE_DIR`` or ``~/.cache/metainf``."""
-    root = os.environ.get("METAINF_CACHE_DIR")
-    base = Path(root) if root else Path.home() / ".cache" / "metainf"
-    return base / "models"
+    """Where made and converted models live: ``<METAINF_CACHE_DIR>/models``."""
+    return Settings().cache_dir / "models"
 
 
 # name -> LlamaConfig fields. "tiny" is for unit tests (fast, large logit margins so that
