@@ -1,7 +1,7 @@
 """The benchmark: models x hardware profiles x methods x workloads -> performance table.
 
-Modules (names load lazily, so the CLI can list the grids without importing the agent,
-and ``python -m provider_agent.bench.worker`` runs a worker module nothing imported yet):
+Modules (names load lazily, so that the CLI lists the grids without importing the agent,
+and ``python -m provider_agent.bench.worker`` starts without the rest of the package):
 
 presets   GRIDS, GRID_NAMES, DEFAULT_GRID: the preset grids, names only
 grid      GridSpec (what to measure, validated), grid_from_options (a preset + overrides)

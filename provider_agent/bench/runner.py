@@ -29,6 +29,7 @@ from provider_agent.bench.cells import SKIPPED_BUDGET, Cell, GridResult, Key
 from provider_agent.bench.grid import GridSpec
 from provider_agent.bench.quality import QualityGuard
 from provider_agent.bench.tables import cell_row
+from provider_agent.bench.worker import run_in_worker
 from provider_agent.blobstore import BlobStore
 from provider_agent.engines import Engine, make_engine
 from provider_agent.hardware import HardwareProfile, profile_by_name
@@ -262,8 +263,8 @@ class Recorder:
             + (f"{tps:.1f} tok/s" if tps is not None else "FAILED")
         )
         if cell.error:
-            c = cell
-            self.say(f"FAILED {c.model} {c.hardware} {c.method} {c.workload}: {c.error}")
+            where = f"{cell.model} {cell.hardware} {cell.method} {cell.workload}"
+            self.say(f"FAILED {where}: {cell.error}")
 
     def skip(self, n: int) -> None:
         self.bar.update(n)
@@ -294,10 +295,6 @@ class Execution:
                 on_cell(cell)
             return cells
         if self.isolate or group.method.engine == "vllm":
-            # imported here: `python -m provider_agent.bench.worker` runs that module as
-            # __main__, which must not be imported before it by the package
-            from provider_agent.bench.worker import run_in_worker
-
             timeout_s = min(left, self.worker_timeout_s)
             args = (group.model, group.hardware, group.method, workloads, self.config)
             return run_in_worker(*args, on_cell=on_cell, timeout_s=timeout_s, log=self.log)

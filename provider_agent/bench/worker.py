@@ -157,6 +157,9 @@ def main(argv: list[str]) -> int:
     # sleep instead of spinning. On a shared host a spinning pool turns one busy neighbour
     # core into 10-30x slower multi-threaded kernels; see docs/provider.md.
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+    if len(argv) != 1:
+        print(f"usage: python -m {MODULE} JOB.json (written by run_in_worker)", file=sys.stderr)
+        return 2
     job = json.loads(Path(argv[0]).read_text())
     from provider_agent.bench.runner import measure_group
     from provider_agent.engines.vllm import configure_env
