@@ -13,6 +13,9 @@ from pathlib import Path
 
 import click
 
+from metainf_cli.options import blob_store_option, open_blob_store
+from provider_agent.bench.presets import DEFAULT_GRID, GRID_NAMES
+
 
 def _csv_list(value: str | None) -> tuple[str, ...] | None:
     if value is None:
@@ -189,8 +192,9 @@ def model_info_cmd(model: str) -> None:
 @click.option(
     "--grid",
     "grid_name",
+    type=click.Choice(GRID_NAMES),
     default=None,
-    help="A preset grid (cpu, smoke, gpu, gpu-tiny); options below override it.",
+    help=f"A preset grid (default {DEFAULT_GRID}); options below override it.",
 )
 @click.option(
     "--models",
@@ -238,12 +242,7 @@ def model_info_cmd(model: str) -> None:
     type=click.Path(dir_okay=False, path_type=Path),
     help="Write the per-task winners / single-best summary as JSON.",
 )
-@click.option(
-    "--store",
-    "store_dir",
-    type=click.Path(file_okay=False, path_type=Path),
-    help="Blob store for the reports (default $METAINF_DATA_DIR/blobs).",
-)
+@blob_store_option
 @click.option(
     "--log",
     "log_file",
@@ -288,7 +287,7 @@ def bench(
     csv_out: Path | None,
     desc_out: Path | None,
     summary_out: Path | None,
-    store_dir: Path | None,
+    blob_store: str,
     log_file: Path | None,
     strict: bool,
     checkpoint: Path | None,
@@ -298,14 +297,15 @@ def bench(
     no_progress: bool,
 ) -> None:
     """Measure methods x workloads on this host's hardware; write the performance table."""
-    from protocol.blobstore import open_blob_store
-    from provider_agent import bench as b
+    from meta.summary import describe
+    from provider_agent.bench import grid as g
+    from provider_agent.bench import runner, tables
     from provider_agent.hardware import HardwareError
     from provider_agent.methods import UnknownMethodError
     from provider_agent.models import UnknownModelError
 
     try:
-        grid = b.grid_from_options(
+        grid = g.grid_from_options(
             grid_name,
             models=_csv_list(models),
             hardware=_csv_list(hw_names),
@@ -314,8 +314,8 @@ def bench(
             reps=reps,
             warmup=warmup,
         )
-        store = open_blob_store(store_dir)
-        result = b.run_grid(
+        store = open_blob_store(blob_store)
+        result = runner.run_grid(
             grid,
             store=store,
             progress=not no_progress,
@@ -329,17 +329,17 @@ def bench(
         _die(str(exc))
     if update_path:
         try:
-            result = b.merge_results(json.loads(update_path.read_text()), result)
+            result = tables.merge_results(json.loads(update_path.read_text()), result)
         except (ValueError, KeyError) as exc:
             _die(f"cannot merge into {update_path}: {exc}")
     if json_out:
         json_out.parent.mkdir(parents=True, exist_ok=True)
-        json_out.write_text(json.dumps(b.table_json(result), indent=1) + "\n")
+        json_out.write_text(json.dumps(tables.table_json(result), indent=1) + "\n")
     if csv_out:
-        b.write_csv(result.rows, csv_out)
+        tables.write_csv(result.rows, csv_out)
     if desc_out:
-        b.write_descriptors(result, desc_out)
-    summary = b.grid_summary(result)
+        tables.write_descriptors(result, desc_out)
+    summary = tables.grid_summary(result)
     if summary_out:
         summary_out.parent.mkdir(parents=True, exist_ok=True)
         summary_out.write_text(json.dumps(summary, indent=1) + "\n")
@@ -353,15 +353,9 @@ def bench(
         ("all methods", "objectives"),
         ("exact methods", "objectives_exact_methods"),
     ):
-        for metric, s in summary[key].items():
-            if s.get("tasks"):
-                click.echo(
-                    f"{metric} ({s['sense']}, {scope}): {s['tasks']} tasks, "
-                    f"{s['distinct_winners']} distinct winners; single best {s['sbs']} is the "
-                    f"best on {s['sbs_top1']:.0%} of tasks (mean {s['sbs_mean_normalized']:.2f} "
-                    "of the oracle)",
-                    err=True,
-                )
+        for s in summary[key].values():
+            if line := describe(s, scope):
+                click.echo(line, err=True)
     if not (json_out or csv_out):
         json.dump(result.rows, sys.stdout, indent=1)
         click.echo()

@@ -18,26 +18,22 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from protocol.canonical import content_id
+from provider_agent.engines.flags import (
+    FLAGS,
+    EngineFlags,
+    FlagError,
+    HFFlags,
+    NgramSpeculation,
+    ORTFlags,
+    VLLMFlags,
+    engine_flags,
+)
 
 if TYPE_CHECKING:
     from provider_agent.hardware import HardwareProfile
 
-ENGINES = ("hf", "ort", "vllm")
+ENGINES = tuple(FLAGS)  # hf, ort, vllm
 DESCRIPTOR_VERSION = 1
-
-_ALLOWED_FLAGS: dict[str, set[str]] = {
-    "hf": {"dtype", "attn", "quantize", "cache", "compile", "prompt_lookup_tokens", "max_ngram"},
-    "ort": {"precision", "kv_cache"},
-    "vllm": {
-        "dtype",
-        "enable_prefix_caching",
-        "enable_chunked_prefill",
-        "enforce_eager",
-        "max_num_seqs",
-        "max_num_batched_tokens",
-        "speculative",
-    },
-}
 
 
 class UnknownMethodError(ValueError):
@@ -46,11 +42,15 @@ class UnknownMethodError(ValueError):
 
 @dataclass(frozen=True)
 class MethodSpec:
-    """An engine with flags; validated on construction."""
+    """An engine with flags; validated on construction.
+
+    ``flags`` is the engine's flag class (:mod:`provider_agent.engines.flags`); a dict is
+    read as a descriptor's flags and converted.
+    """
 
     name: str
     engine: str
-    flags: dict[str, Any]
+    flags: EngineFlags
     exact: bool
     reference: str
     requires: tuple[str, ...] = ()
@@ -61,13 +61,14 @@ class MethodSpec:
             raise UnknownMethodError(
                 f"{self.name}: engine must be one of {ENGINES}, not {self.engine!r}"
             )
-        unknown = set(self.flags) - _ALLOWED_FLAGS[self.engine]
-        if unknown:
-            raise UnknownMethodError(f"{self.name}: unknown {self.engine} flags {sorted(unknown)}")
+        try:
+            object.__setattr__(self, "flags", engine_flags(self.engine, self.flags))
+        except FlagError as exc:
+            raise UnknownMethodError(f"{self.name}: {exc}") from None
         bad = set(self.requires) - set(_CHECKS)
         if bad:
             raise UnknownMethodError(f"{self.name}: unknown requirements {sorted(bad)}")
-        content_id(self.flags)  # flags must be canonical JSON
+        content_id(self.flags.to_dict())  # flags must be canonical JSON
 
     def descriptor(self) -> dict[str, Any]:
         return {
@@ -75,7 +76,7 @@ class MethodSpec:
             "v": DESCRIPTOR_VERSION,
             "name": self.name,
             "engine": self.engine,
-            "flags": dict(self.flags),
+            "flags": self.flags.to_dict(),
         }
 
     @property
@@ -197,19 +198,7 @@ def unmet(method: MethodSpec, hw: HardwareProfile) -> str | None:
 # ---------------------------------------------------------------------------- registry
 
 _HF = ("torch", "transformers")
-_VLLM_BASE = {
-    "dtype": "bfloat16",
-    "enable_prefix_caching": False,
-    "enable_chunked_prefill": False,
-    "enforce_eager": True,
-    "max_num_seqs": 4,
-}
-_NGRAM = {
-    "method": "ngram",
-    "num_speculative_tokens": 4,
-    "prompt_lookup_max": 4,
-    "prompt_lookup_min": 2,
-}
+_VLLM_BASE = VLLMFlags()  # bf16, prefix caching and chunked prefill off, eager, max_num_seqs=4
 
 
 def _registry() -> dict[str, MethodSpec]:
@@ -217,7 +206,7 @@ def _registry() -> dict[str, MethodSpec]:
         MethodSpec(
             "hf-eager",
             "hf",
-            {"dtype": "float32", "attn": "eager"},
+            HFFlags(attn="eager"),
             True,
             "hf-eager",
             _HF,
@@ -226,7 +215,7 @@ def _registry() -> dict[str, MethodSpec]:
         MethodSpec(
             "hf-sdpa",
             "hf",
-            {"dtype": "float32", "attn": "sdpa"},
+            HFFlags(),
             True,
             "hf-eager",
             _HF,
@@ -235,7 +224,7 @@ def _registry() -> dict[str, MethodSpec]:
         MethodSpec(
             "hf-int8",
             "hf",
-            {"dtype": "float32", "attn": "sdpa", "quantize": "dynamic-int8-per-channel"},
+            HFFlags(quantize="dynamic-int8-per-channel"),
             False,
             "hf-eager",
             (*_HF, "cpu"),
@@ -244,7 +233,7 @@ def _registry() -> dict[str, MethodSpec]:
         MethodSpec(
             "hf-compile",
             "hf",
-            {"dtype": "float32", "attn": "sdpa", "cache": "static", "compile": True},
+            HFFlags(cache="static", compile=True),
             True,
             "hf-eager",
             (*_HF, "inductor"),
@@ -253,7 +242,7 @@ def _registry() -> dict[str, MethodSpec]:
         MethodSpec(
             "hf-ngram",
             "hf",
-            {"dtype": "float32", "attn": "sdpa", "prompt_lookup_tokens": 8, "max_ngram": 3},
+            HFFlags(prompt_lookup_tokens=8, max_ngram=3),
             True,
             "hf-eager",
             _HF,
@@ -262,7 +251,7 @@ def _registry() -> dict[str, MethodSpec]:
         MethodSpec(
             "hf-bf16",
             "hf",
-            {"dtype": "bfloat16", "attn": "sdpa"},
+            HFFlags(dtype="bfloat16"),
             False,
             "hf-eager",
             (*_HF, "bf16"),
@@ -271,7 +260,7 @@ def _registry() -> dict[str, MethodSpec]:
         MethodSpec(
             "hf-fp16",
             "hf",
-            {"dtype": "float16", "attn": "sdpa"},
+            HFFlags(dtype="float16"),
             False,
             "hf-eager",
             (*_HF, "cuda"),
@@ -280,7 +269,7 @@ def _registry() -> dict[str, MethodSpec]:
         MethodSpec(
             "hf-fp16-compile",
             "hf",
-            {"dtype": "float16", "attn": "sdpa", "cache": "static", "compile": True},
+            HFFlags(dtype="float16", cache="static", compile=True),
             False,
             "hf-eager",
             (*_HF, "cuda", "inductor"),
@@ -289,7 +278,7 @@ def _registry() -> dict[str, MethodSpec]:
         MethodSpec(
             "ort-fp32",
             "ort",
-            {"precision": "fp32", "kv_cache": True},
+            ORTFlags(),
             True,
             "hf-eager",
             (*_HF, "onnxruntime", "onnx-export"),
@@ -298,7 +287,7 @@ def _registry() -> dict[str, MethodSpec]:
         MethodSpec(
             "ort-int8",
             "ort",
-            {"precision": "int8-dynamic-per-channel", "kv_cache": True},
+            ORTFlags(precision="int8-dynamic-per-channel"),
             False,
             "hf-eager",
             (*_HF, "onnxruntime", "onnx-export"),
@@ -307,7 +296,7 @@ def _registry() -> dict[str, MethodSpec]:
         MethodSpec(
             "vllm-baseline",
             "vllm",
-            dict(_VLLM_BASE),
+            _VLLM_BASE,
             True,
             "vllm-baseline",
             ("vllm",),
@@ -316,7 +305,7 @@ def _registry() -> dict[str, MethodSpec]:
         MethodSpec(
             "vllm-prefix",
             "vllm",
-            {**_VLLM_BASE, "enable_prefix_caching": True},
+            VLLMFlags(enable_prefix_caching=True),
             True,
             "vllm-baseline",
             ("vllm",),
@@ -325,7 +314,7 @@ def _registry() -> dict[str, MethodSpec]:
         MethodSpec(
             "vllm-chunked",
             "vllm",
-            {**_VLLM_BASE, "enable_chunked_prefill": True, "max_num_batched_tokens": 256},
+            VLLMFlags(enable_chunked_prefill=True, max_num_batched_tokens=256),
             True,
             "vllm-baseline",
             ("vllm",),
@@ -334,7 +323,7 @@ def _registry() -> dict[str, MethodSpec]:
         MethodSpec(
             "vllm-batch64",
             "vllm",
-            {**_VLLM_BASE, "max_num_seqs": 64},
+            VLLMFlags(max_num_seqs=64),
             True,
             "vllm-baseline",
             ("vllm",),
@@ -343,7 +332,7 @@ def _registry() -> dict[str, MethodSpec]:
         MethodSpec(
             "vllm-ngram",
             "vllm",
-            {**_VLLM_BASE, "speculative": dict(_NGRAM)},
+            VLLMFlags(speculative=NgramSpeculation()),
             True,
             "vllm-baseline",
             ("vllm",),
@@ -352,14 +341,13 @@ def _registry() -> dict[str, MethodSpec]:
         MethodSpec(
             "vllm-all",
             "vllm",
-            {
-                **_VLLM_BASE,
-                "enable_prefix_caching": True,
-                "enable_chunked_prefill": True,
-                "max_num_batched_tokens": 256,
-                "max_num_seqs": 64,
-                "speculative": dict(_NGRAM),
-            },
+            VLLMFlags(
+                enable_prefix_caching=True,
+                enable_chunked_prefill=True,
+                max_num_batched_tokens=256,
+                max_num_seqs=64,
+                speculative=NgramSpeculation(),
+            ),
             True,
             "vllm-baseline",
             ("vllm",),
@@ -368,7 +356,7 @@ def _registry() -> dict[str, MethodSpec]:
         MethodSpec(
             "vllm-graphs",
             "vllm",
-            {**_VLLM_BASE, "enforce_eager": False},
+            VLLMFlags(enforce_eager=False),
             True,
             "vllm-baseline",
             ("vllm", "cuda"),

@@ -97,7 +97,7 @@ if [[ "$MODE" == dry ]]; then
 fi
 
 COMMON=(--descriptors "$OUT/gpu.descriptors.json" --summary "$OUT/gpu.summary.json"
-        --json "$OUT/gpu.json" --csv "$OUT/gpu.csv" --store "$OUT/blobs" --log "$OUT/workers.log"
+        --json "$OUT/gpu.json" --csv "$OUT/gpu.csv" --blob-store "$OUT/blobs" --log "$OUT/workers.log"
         --budget-s "$BUDGET" --in-process)
 if [[ "$MODE" == tiny ]]; then
   # same pipeline, CPU-sized: the GPU-only methods show up as unavailable with their reason

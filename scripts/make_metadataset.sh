@@ -5,7 +5,7 @@
 #   GRID=cpu-quick scripts/make_metadataset.sh # 8 methods, ~20 min
 #   GRID=smoke scripts/make_metadataset.sh # seconds, tiny model, to try the pipeline
 #
-# Grid `cpu` (provider_agent/bench.py): SmolLM2-135M + a random 48M Llama, hardware profiles
+# Grid `cpu` (provider_agent/bench/presets.py): SmolLM2-135M + a random 48M Llama, hardware profiles
 # cpu-1t and cpu-2t, six workloads (chat, prefill-heavy, decode-heavy, shared-prefix,
 # summarize, offline-64; concurrency 1..64), 12 methods (transformers eager, int8, bf16 and
 # prompt-lookup n-gram; ONNX Runtime fp32 and int8; vLLM baseline/prefix/chunked/batch64/

@@ -58,6 +58,7 @@ class Engine(ABC):
     ) -> None:
         self.info = model
         self.method = method
+        self.flags = method.flags  # validated flag dataclass of this engine (engines.flags)
         self.hardware = hardware
         self.max_model_len = max_model_len
 

@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from provider_agent.engines.base import Engine, EngineError, RequestResult, run_static_batches
+from provider_agent.engines.flags import HFFlags
 from provider_agent.workloads import Request
 
 
@@ -48,26 +49,24 @@ class _TimingStreamer:
 
 class HFEngine(Engine):
     name = "hf"
+    flags: HFFlags
 
     def load(self) -> None:
         import torch
 
         from provider_agent.models import load_model
 
-        flags = self.method.flags
+        flags = self.flags
         self.device = "cuda" if self.hardware.device == "cuda" else "cpu"
         self.hardware.apply()
         self._torch = torch
         self.model, self.tok = load_model(
             self.info.path,
-            dtype=flags.get("dtype", "float32"),
+            dtype=flags.dtype,
             device=self.device,
-            attn_implementation=flags.get("attn", "sdpa"),
+            attn_implementation=flags.attn,
         )
-        quant = flags.get("quantize")
-        if quant:
-            if quant != "dynamic-int8-per-channel":
-                raise EngineError(f"unknown quantization {quant!r}")
+        if flags.quantize:  # "dynamic-int8-per-channel", the one HFFlags accepts
             if self.device != "cpu":
                 raise EngineError("dynamic int8 quantization runs on CPU only")
             from torch.ao.quantization import per_channel_dynamic_qconfig, quantize_dynamic
@@ -82,7 +81,7 @@ class HFEngine(Engine):
         gc.do_sample = False
         gc.temperature = gc.top_p = gc.top_k = None
         self._static_cache_len = 0
-        if flags.get("compile"):
+        if flags.compile:
             from transformers import CompileConfig
 
             mode = "reduce-overhead" if self.device == "cuda" else "default"
@@ -128,10 +127,9 @@ class HFEngine(Engine):
         n_new = max(r.max_new_tokens for r in batch)
         streamer = _TimingStreamer(len(batch))
         kwargs: dict[str, Any] = {}
-        flags = self.method.flags
-        if flags.get("prompt_lookup_tokens"):
-            kwargs["prompt_lookup_num_tokens"] = flags["prompt_lookup_tokens"]
-            kwargs["max_matching_ngram_size"] = flags.get("max_ngram", 2)
+        if self.flags.prompt_lookup:
+            kwargs["prompt_lookup_num_tokens"] = self.flags.prompt_lookup_tokens
+            kwargs["max_matching_ngram_size"] = self.flags.max_ngram
         if self._static_cache_len:
             if width + n_new > self._static_cache_len:
                 raise EngineError(
@@ -171,7 +169,7 @@ class HFEngine(Engine):
         return results
 
     def run(self, requests: Sequence[Request], concurrency: int) -> list[RequestResult]:
-        if self.method.flags.get("prompt_lookup_tokens"):
+        if self.flags.prompt_lookup:
 
             def serial(batch: list[Request], t0: float) -> list[tuple[list[int], list[float]]]:
                 return [self._generate([r])[0] for r in batch]

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from provider_agent.engines.base import Engine, EngineError, RequestResult, run_static_batches
+from provider_agent.engines.flags import ORTFlags
 from provider_agent.workloads import Request
 
 EXPORT_VERSION = 1
@@ -132,6 +133,7 @@ def quantize_int8(fp32: Path) -> Path:
 
 class ORTEngine(Engine):
     name = "ort"
+    flags: ORTFlags
 
     def load(self) -> None:
         import numpy as np
@@ -143,13 +145,8 @@ class ORTEngine(Engine):
         sha = self.info.descriptor.get("weights_sha256") or "nohash"
         fp32 = export_onnx(self.info.path, sha)
         self.io = json.loads((fp32.parent / "io.json").read_text())
-        precision = self.method.flags.get("precision", "fp32")
-        if precision == "fp32":
-            path = fp32
-        elif precision == "int8-dynamic-per-channel":
-            path = quantize_int8(fp32)
-        else:
-            raise EngineError(f"unknown ORT precision {precision!r}")
+        # ORTFlags admits fp32 and int8-dynamic-per-channel
+        path = fp32 if self.flags.precision == "fp32" else quantize_int8(fp32)
         opts = ort.SessionOptions()
         opts.intra_op_num_threads = self.hardware.threads
         opts.inter_op_num_threads = 1

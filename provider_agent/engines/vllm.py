@@ -22,6 +22,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from provider_agent.engines.base import Engine, EngineError, RequestResult
+from provider_agent.engines.flags import VLLMFlags
 from provider_agent.workloads import Request
 
 
@@ -41,28 +42,18 @@ def configure_env(threads: int, device: str) -> None:
 
 class VLLMEngine(Engine):
     name = "vllm"
+    flags: VLLMFlags
 
     def engine_args(self) -> dict[str, Any]:
-        f = self.method.flags
+        """``LLM(**engine_args())``: the method's flags plus model, length and seed."""
         args: dict[str, Any] = {
             "model": str(self.info.path),
             "tokenizer": str(self.info.path),
-            "dtype": f.get("dtype", "bfloat16"),
             "max_model_len": self.max_model_len,
-            "enable_prefix_caching": bool(f.get("enable_prefix_caching", False)),
-            "enable_chunked_prefill": bool(f.get("enable_chunked_prefill", False)),
-            "enforce_eager": bool(f.get("enforce_eager", True)),
-            "max_num_seqs": int(f.get("max_num_seqs", 4)),
             "seed": 0,
             "disable_log_stats": True,
+            **self.flags.engine_kwargs(self.max_model_len),
         }
-        if f.get("enable_chunked_prefill"):
-            args["max_num_batched_tokens"] = int(f.get("max_num_batched_tokens", 256))
-        else:
-            # Without chunking a whole prompt must fit in one step.
-            args["max_num_batched_tokens"] = max(self.max_model_len, args["max_num_seqs"])
-        if f.get("speculative"):
-            args["speculative_config"] = dict(f["speculative"])
         if self.hardware.device == "cuda":
             args["gpu_memory_utilization"] = 0.5
         return args
@@ -104,7 +95,7 @@ class VLLMEngine(Engine):
         return env
 
     def reset(self) -> None:
-        if self.args.get("enable_prefix_caching") and not self.llm.reset_prefix_cache():
+        if self.flags.enable_prefix_caching and not self.llm.reset_prefix_cache():
             raise EngineError("vLLM refused to reset its prefix cache")
 
     def peak_device_memory(self) -> int | None:

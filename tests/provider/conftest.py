@@ -65,3 +65,18 @@ def smollm2_dir() -> Path:
     finally:
         if session is not None:
             os.environ["METAINF_CACHE_DIR"] = session
+
+
+@pytest.fixture(scope="session")
+def grid_result(tiny_model, tmp_path_factory):
+    """hf-sdpa, hf-int8 and ort-fp32 (+ their reference hf-eager) on chat and summarize,
+    in-process: the measured grid the bench tests share."""
+    from protocol.blobstore import LocalBlobStore
+    from provider_agent.bench.runner import run_grid
+    from tests.provider.grids import tiny_grid
+
+    grid = tiny_grid(
+        tiny_model, ("chat", "summarize"), ("hf-sdpa", "hf-int8", "ort-fp32"), warmup=1
+    )
+    store = LocalBlobStore(tmp_path_factory.mktemp("blobs"))
+    return run_grid(grid, store=store, progress=False, isolate=False), store

@@ -39,7 +39,15 @@ def test_bench_bad_inputs_are_clear_errors(tmp_path, tiny_model):
     r = run("bench", "--models", str(tmp_path / "nope"), "--methods", "hf-eager")
     assert r.exit_code != 0 and "neither a directory nor a known name" in r.output
     r = run("bench", "--grid", "nebula")
-    assert r.exit_code != 0 and "unknown grid" in r.output
+    assert r.exit_code != 0 and "'nebula' is not one of" in r.output
+
+
+def test_bench_offers_the_real_grids():
+    from provider_agent.bench.presets import GRIDS
+
+    r = run("bench", "--help")
+    assert r.exit_code == 0 and f"[{'|'.join(GRIDS)}]" in r.output
+    assert "gpu-tiny" not in r.output
 
 
 def test_bench_writes_table(tmp_path, tiny_model):
@@ -60,7 +68,7 @@ def test_bench_writes_table(tmp_path, tiny_model):
         str(out),
         "--csv",
         str(tmp_path / "t.csv"),
-        "--store",
+        "--blob-store",
         str(tmp_path / "blobs"),
         "--no-progress",
         "--in-process",

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import pytest
 
+from provider_agent.engines.flags import ORTFlags
 from provider_agent.hardware import GpuInfo, HardwareProfile, detect
 from provider_agent.methods import (
     METHODS,
@@ -47,14 +48,13 @@ def test_registry_has_the_paper_methods_with_unique_ids():
 
 def test_vllm_baseline_switches_every_acceleration_off():
     f = get_method("vllm-baseline").flags
-    assert f["enable_prefix_caching"] is False and f["enable_chunked_prefill"] is False
-    assert f["enforce_eager"] is True and f["max_num_seqs"] <= 8 and "speculative" not in f
+    assert f.enable_prefix_caching is False and f.enable_chunked_prefill is False
+    assert f.enforce_eager is True and f.max_num_seqs <= 8 and f.speculative is None
+    # written out explicitly: vLLM turns prefix caching and chunked prefill on by default
+    written = get_method("vllm-baseline").descriptor()["flags"]
+    assert written["enable_prefix_caching"] is False and "speculative" not in written
     both = get_method("vllm-all").flags
-    assert (
-        both["enable_prefix_caching"]
-        and both["enable_chunked_prefill"]
-        and both["max_num_seqs"] == 64
-    )
+    assert both.enable_prefix_caching and both.enable_chunked_prefill and both.max_num_seqs == 64
 
 
 def test_unknown_and_malformed_methods():
@@ -64,6 +64,10 @@ def test_unknown_and_malformed_methods():
         MethodSpec("x", "tensorrt", {}, True, "x")
     with pytest.raises(UnknownMethodError, match="unknown hf flags"):
         MethodSpec("x", "hf", {"warp": 9}, True, "x")
+    with pytest.raises(UnknownMethodError, match="x: attn must be one of"):
+        MethodSpec("x", "hf", {"attn": "flash"}, True, "x")
+    with pytest.raises(UnknownMethodError, match="take HFFlags"):
+        MethodSpec("x", "hf", ORTFlags(), True, "x")
     with pytest.raises(UnknownMethodError, match="requirements"):
         MethodSpec("x", "hf", {}, True, "x", ("quantum",))
 
