@@ -1,0 +1,51 @@
+"""The Celery application: real tasks on Redis or on the embedded SQLite transport.
+
+Delivery is at-least-once (``acks_late``; a task whose worker dies goes back to the
+queue), so every task is idempotent and takes ids, not objects. The beat schedule
+drives the periodic tasks (indexing, settlement, training); the matcher also runs
+right away for each new ``JobCreated`` the indexer stores.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from celery import Celery
+
+from backend.config import BackendConfig
+
+
+def make_app(config: BackendConfig | None = None) -> Celery:
+    config = config or BackendConfig.from_settings()
+    if config.embedded:
+        import kombu.transport.sqlalchemy as sqla
+
+        # the 1 s default makes every task wait about a second for its turn
+        sqla.Transport.polling_interval = 0.1
+        Path(config.broker_url.removeprefix("sqla+sqlite:///")).parent.mkdir(
+            parents=True, exist_ok=True
+        )
+    app = Celery("metainf", broker=config.broker_url, backend=config.result_backend)
+    app.conf.update(
+        task_acks_late=True,
+        task_reject_on_worker_lost=True,
+        worker_prefetch_multiplier=1,
+        task_serializer="json",
+        result_serializer="json",
+        accept_content=["json"],
+        task_track_started=True,
+        broker_connection_retry_on_startup=True,
+        broker_transport_options={"visibility_timeout": 300},
+        result_expires=3600,
+        beat_schedule={
+            "index-chain": {"task": "backend.index_chain", "schedule": config.index_interval_s},
+            "settle-jobs": {"task": "backend.settle_jobs", "schedule": config.settle_interval_s},
+            "train-selector": {
+                "task": "backend.train_selector",
+                "schedule": config.train_interval_s,
+            },
+        },
+    )
+    app.conf.metainf = config
+    app.autodiscover_tasks(["backend"], related_name="tasks", force=True)
+    return app
