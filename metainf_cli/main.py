@@ -15,7 +15,7 @@ import click
 
 # name -> (module, attribute, help)
 _GROUPS: dict[str, tuple[str, str, str]] = {
-    "chain": ("metainf_cli.chain_cmd", "chain", "Local testnet, deployment and gas report."),
+    "chain": ("metainf_cli.chain_cmd", "chain", "Local testnet and deployment."),
     "meta": ("metainf_cli.meta_cmd", "meta", "Meta-learning: evaluate, train and query selectors."),
     "provider": (
         "metainf_cli.provider_cmd",
@@ -40,7 +40,7 @@ _GROUPS: dict[str, tuple[str, str, str]] = {
     "demo": (
         "metainf_cli.demo_cmd",
         "demo",
-        "Run the end-to-end demo on the embedded default stack.",
+        "One marketplace round on the embedded default stack.",
     ),
 }
 
