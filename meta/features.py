@@ -164,6 +164,19 @@ class MetaFeaturizer(BaseEstimator):
         pca = getattr(self, "projections_", {}).get(role)
         return E if pca is None else pca.transform(E)
 
+    def _projected(self, texts: Sequence[str], role: str) -> np.ndarray:
+        """Projected embeddings of ``texts``, cached per (role, text): ``PCA.transform``
+        (whose input checks alone take longer than a whole ``select``) runs once per new
+        description, not once per call."""
+        missing = sorted({t for t in texts if (role, t) not in self._text_cache})
+        if missing:
+            rows = self._project(self._embed_cached(missing), role)
+            for t, row in zip(missing, rows, strict=True):
+                self._text_cache[(role, t)] = row
+        if not texts:
+            return self._project(np.zeros((0, self.embedding_dim_), np.float32), role)
+        return np.array([self._text_cache[(role, t)] for t in texts])
+
     def _get_embedder(self) -> Embedder | None:
         if not self.use_embeddings:
             return None
@@ -304,17 +317,18 @@ class MetaFeaturizer(BaseEstimator):
 
     def transform_tasks(self, tasks: Any) -> np.ndarray:
         """[standardized numeric | model emb | hardware emb | workload emb] per task."""
-        blocks = [self.numeric_task_features(tasks)]
+        dicts = self._as_dicts(tasks)
+        blocks = [self.numeric_task_features(dicts)]
         if self._embedder_ is not None:
-            blocks += [self._project(self.role_embeddings(tasks, r), r) for r in self.active_roles_]
+            for r in self.active_roles_:
+                blocks.append(self._projected([self.role_text(t, r) for t in dicts], r))
         return np.hstack(blocks).astype(np.float64)
 
     def transform_methods(self, methods: Sequence[str]) -> np.ndarray:
         """[method emb | numeric method facts | one-hot over training methods] per method."""
         blocks = []
         if self._embedder_ is not None:
-            emb = self._embed_cached([self.method_description(m) for m in methods])
-            blocks.append(self._project(emb, "method"))
+            blocks.append(self._projected([self.method_description(m) for m in methods], "method"))
         if self.method_numeric_names_:
             mat = self._dicts_to_matrix(
                 [self._method_numeric(m) for m in methods], self.method_numeric_names_

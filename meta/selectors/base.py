@@ -239,16 +239,24 @@ class Selector(BaseEstimator, ABC):
         cost = runtime * _prices(task, ranking) if task.price_per_second is not None else None
         out = []
         for r, m in enumerate(ranking, 1):
-            c = None if cost is None else float(cost[r - 1])
-            fits = None if budget is None else bool(c <= budget * (1 + BUDGET_RTOL))
+            c = None if cost is None else _known(cost[r - 1])
+            fits = (
+                None if budget is None else bool(c is not None and c <= budget * (1 + BUDGET_RTOL))
+            )
             out.append(
-                CandidateExplanation(m, r, float(metric[r - 1]), float(runtime[r - 1]), c, fits)
+                CandidateExplanation(m, r, _known(metric[r - 1]), _known(runtime[r - 1]), c, fits)
             )
         return tuple(out)
 
     def fit_info(self) -> dict[str, Any]:
         """What the fit decided that a report should show (e.g. inner-CV choices)."""
         return {}
+
+
+def _known(x: float) -> float | None:
+    """A prediction, or ``None`` where there is none (NaN: e.g. the oracle on a method
+    never measured for the task)."""
+    return None if np.isnan(x) else float(x)
 
 
 def _prices(task: Task, methods: Sequence[str]) -> np.ndarray:
@@ -285,7 +293,7 @@ def _choose(
 
 
 def _nan_last(x: float | None) -> float:
-    return np.inf if x is None or np.isnan(x) else x
+    return np.inf if x is None else x
 
 
 def task_keys_of(tasks: Sequence[Mapping[str, Any]], cols: Sequence[str]) -> list[str]:

@@ -21,8 +21,9 @@ class CandidateExplanation:
     """One available method of the task, as the selector sees it.
 
     ``rank`` is the 1-based position in the selector's ranking. The predictions are
-    ``None`` for selectors that only rank (not cost-aware); ``predicted_cost`` is
-    ``None`` without a price, ``fits_budget`` without a budget.
+    ``None`` for selectors that only rank (not cost-aware) and where a cost-aware one has
+    none; ``predicted_cost`` is ``None`` without a price (infinite for a method the price
+    mapping lacks), ``fits_budget`` is ``None`` without a budget.
     """
 
     method: str
