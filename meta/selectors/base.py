@@ -34,7 +34,8 @@ BUDGET_RTOL = 1e-9  # costs are products of floats: a cost equal to the budget f
 
 
 class BudgetNotSupportedError(TypeError):
-    """Raised by ``select(task, budget=...)`` on selectors that cannot predict cost."""
+    """Raised by ``select``/``explain(task, budget=...)`` on selectors that cannot predict
+    cost."""
 
 
 @dataclass
