@@ -12,14 +12,19 @@ Features
                                 descriptions + numeric descriptors (meta.descriptors)
     SentenceEmbedder            all-MiniLM-L6-v2 (offline package), on-disk cache
     HashingEmbedder             deterministic stand-in, for unit tests only
-Selectors (fit(table, features); rank(task); select(task, budget=None))
+Selectors (scikit-learn estimators: fit(table, features); rank(task);
+select(task, budget=None); explain(task, budget=None))
     MetaInfSelector             the paper's method (see meta.selectors.metainf)
-    SingleBestSelector, RandomSelector, OracleSelector (VBS, evaluation only),
+    SingleBestSelector, RandomSelector, OracleSelector (VBS, is_oracle: evaluation only),
     ISACSelector, ALORSSelector, RandomForestSelector, GradientBoostingSelector,
     KNNSelector, default_selectors()
     Task                        a task's column values + available methods, price, work
+    Explanation, CandidateExplanation
+                                what explain() returns: per method the predicted metric,
+                                runtime, cost and budget fit; the choice and its reason
 Evaluation
     evaluate, EvaluationResult, Budgets   leave-one-group-out CV and its metrics
+                                          (evaluate(..., candidate="MetaInf"))
     write_plots                           heatmap + per-selector bars (meta.plots)
 Persistence
     save_selector, load_selector          versioned joblib files (meta.persistence)
@@ -43,6 +48,8 @@ _EXPORTS = {
     "Selector": "meta.selectors",
     "Task": "meta.selectors",
     "BudgetNotSupportedError": "meta.selectors",
+    "Explanation": "meta.selectors",
+    "CandidateExplanation": "meta.selectors",
     "MetaInfSelector": "meta.selectors",
     "SingleBestSelector": "meta.selectors",
     "RandomSelector": "meta.selectors",

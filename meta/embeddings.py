@@ -9,6 +9,7 @@ inject it explicitly; it is never used by default.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import importlib.util
 import os
@@ -143,6 +144,14 @@ class SentenceEmbedder:
                     for i in todo[text]:
                         out[i] = vec
         return out
+
+
+@functools.cache
+def default_embedder() -> SentenceEmbedder:
+    """The process's one default :class:`SentenceEmbedder`: every featurizer built
+    without an embedder shares it, so the model loads at most once per process and its
+    in-memory cache serves every fold of an evaluation."""
+    return SentenceEmbedder()
 
 
 class HashingEmbedder:

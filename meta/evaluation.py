@@ -13,8 +13,15 @@ over all held-out tasks (each task counts once, whatever its fold):
 * ``budget_feasibility``: with budgets, the share of tasks (among those where some
   method truly fits) whose chosen method's *true* cost is within budget;
 * ``wilcoxon_p``: Wilcoxon signed-rank test of per-task normalized performance against
-  the best non-oracle baseline (the best selector other than MetaInf);
-* ``ci95``: bootstrap 95% interval of normalized performance (tasks resampled).
+  the best non-oracle baseline (the best selector other than the ``candidate``);
+* ``ci95``: percentile bootstrap 95% interval of normalized performance (tasks
+  resampled, the same resamples for every selector).
+
+Selectors are told apart by what they are, not by their names: an oracle
+(``Selector.is_oracle``) is fit on the whole table, since it looks the answer up, and is
+the top of "gap closed"; the single best solver (``Selector.is_single_best``) is its
+bottom. The ``candidate`` (a name, by default ``"MetaInf"``) is the selector under test,
+left out of the "best baseline" it is compared with.
 
 Tasks with fewer than ``min_methods`` measured methods are still used for training but
 not scored: with one method every selector is trivially right.
@@ -23,38 +30,23 @@ not scored: with one method every selector is trivially right.
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy.stats import wilcoxon
+from scipy.stats import bootstrap, wilcoxon
+from sklearn.base import clone
+from sklearn.metrics import ndcg_score
 
 from meta.features import MetaFeaturizer
 from meta.selectors import Selector, default_selectors
 from meta.selectors.base import BUDGET_RTOL, Task
 from meta.table import PerformanceTable
 
-ORACLES = ("VBS",)
-CANDIDATE = "MetaInf"
-
-
-def clone_selector(sel: Selector) -> Selector:
-    return type(sel)(**sel.get_params())
-
-
-def clone_featurizer(f: MetaFeaturizer) -> MetaFeaturizer:
-    """Same settings, no fitted state; the embedder object (and its cache) is shared."""
-    return MetaFeaturizer(
-        embedder=f.embedder if f.embedder is not None else getattr(f, "_embedder_", None),
-        descriptors=f.descriptors,
-        roles=f.roles,
-        use_embeddings=f.use_embeddings,
-        use_numeric=f.use_numeric,
-        method_identity=f.method_identity,
-        embedding_components=f.embedding_components,
-    )
+DEFAULT_CANDIDATE = "MetaInf"
 
 
 @dataclass
@@ -82,15 +74,17 @@ class Budgets:
         price: np.ndarray | None = None,
         work: np.ndarray | None = None,
     ) -> Budgets:
-        """Budget of each task = the q-quantile of the true costs of its measured methods."""
+        """Budget of each task = the q-quantile of the true costs of its measured methods
+        (NaN for a task where no method has a finite cost)."""
         n = table.n_tasks
         price = np.ones(n) if price is None else np.asarray(price, float)
         work = np.ones(n) if work is None else np.asarray(work, float)
         b = cls(budget=np.zeros(n), price=price, work=work)
         cost = true_costs(table, b)
-        b.budget = np.array(
-            [np.nanquantile(row, q) if np.isfinite(row).any() else np.nan for row in cost]
-        )
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN rows, masked below
+            quantile = np.nanquantile(cost, q, axis=1)
+        b.budget = np.where(np.isfinite(cost).any(axis=1), quantile, np.nan)
         return b
 
 
@@ -100,12 +94,45 @@ def true_costs(table: PerformanceTable, budgets: Budgets) -> np.ndarray:
 
 
 def ndcg_at_k(order: np.ndarray, gains: np.ndarray, k: int = 3) -> float:
-    """NDCG@k of a ranking (indices into ``gains``) with the given non-negative gains."""
-    k = min(k, len(order))
-    disc = 1.0 / np.log2(np.arange(2, k + 2))
-    dcg = float((gains[order[:k]] * disc).sum())
-    ideal = float((np.sort(gains)[::-1][:k] * disc).sum())
-    return dcg / ideal if ideal > 0 else 1.0
+    """NDCG@k of a ranking (all indices into ``gains``, best first) with non-negative
+    gains, through :func:`sklearn.metrics.ndcg_score`.
+
+    The definition is sklearn's (linear gain, discount 1 / log2(position + 1), ideal
+    DCG from the sorted gains), applied to the ranking the selector *serves*: sklearn
+    ranks by a score and averages over tied scores, whereas a selector breaks ties by
+    the order of the methods, so the score given to sklearn is the position in
+    ``order`` (no ties). A single method is trivially ranked right (1.0).
+    """
+    gains = np.asarray(gains, dtype=float)
+    if len(gains) < 2:
+        return 1.0
+    position_score = np.empty(len(gains))
+    position_score[np.asarray(order)] = np.arange(len(gains), 0, -1)
+    return float(ndcg_score(gains[None, :], position_score[None, :], k=k, ignore_ties=True))
+
+
+def bootstrap_ci(
+    values: np.ndarray, n_resamples: int, random_state: int = 0, confidence: float = 0.95
+) -> tuple[float, float]:
+    """Percentile bootstrap interval of the mean (:func:`scipy.stats.bootstrap`).
+
+    A fresh generator seeded with ``random_state`` per call: every selector's interval
+    comes from the same resampled tasks (paired), whatever the order of the calls.
+    """
+    values = np.asarray(values, dtype=float)
+    if len(values) < 2:  # nothing to resample
+        m = float(values.mean()) if len(values) else math.nan
+        return m, m
+    res = bootstrap(
+        (values,),
+        np.mean,
+        n_resamples=n_resamples,
+        confidence_level=confidence,
+        method="percentile",
+        vectorized=True,
+        rng=np.random.default_rng(random_state),
+    )
+    return float(res.confidence_interval.low), float(res.confidence_interval.high)
 
 
 @dataclass
@@ -123,9 +150,16 @@ class EvaluationResult:
     n_bootstrap: int = 1000
     random_state: int = 0
     fit_info: dict[str, dict[str, Any]] = field(default_factory=dict)
+    candidate: str | None = DEFAULT_CANDIDATE  # the selector under test
+    oracles: list[str] = field(default_factory=list)  # names of the is_oracle selectors
+    single_best: str | None = None  # name of the (first) is_single_best selector
 
     def selector_names(self) -> list[str]:
         return list(dict.fromkeys(self.records["selector"]))
+
+    def per_task(self, value: str = "normalized") -> pd.DataFrame:
+        """One row per held-out task (sorted by key), one column per selector."""
+        return self.records.pivot(index="task", columns="selector", values=value)
 
     def to_dict(self) -> dict[str, Any]:
         """The CLI's JSON: the required keys first, then the extras."""
@@ -141,6 +175,7 @@ class EvaluationResult:
             "lower_is_better": bool(self.table.lower_is_better),
             "methods": list(self.table.methods),
             "min_methods": self.min_methods,
+            "candidate": self.candidate,
             "best_baseline": self.best_baseline,
             "per_group": self.per_group(),
             "fit_info": self.fit_info,
@@ -175,19 +210,30 @@ class EvaluationResult:
             "|---|" + "---:|" * len(present),
         ]
         for name, s in self.summary.items():
-            cells = []
-            for key, _ in present:
-                v = s.get(key)
-                if v is None or (isinstance(v, float) and math.isnan(v)):
-                    cells.append("–")
-                elif key == "ci95":
-                    cells.append(f"[{v[0]:.{digits}f}, {v[1]:.{digits}f}]")
-                elif key == "wilcoxon_p":
-                    cells.append(f"{v:.2g}")
-                else:
-                    cells.append(f"{v:.{digits}f}")
+            cells = [_markdown_cell(key, s.get(key), digits) for key, _ in present]
             lines.append(f"| {name} | " + " | ".join(cells) + " |")
         return "\n".join(lines)
+
+
+def _markdown_cell(key: str, v: Any, digits: int) -> str:
+    if v is None or (isinstance(v, float) and math.isnan(v)):
+        return "–"
+    if key == "ci95":
+        return f"[{v[0]:.{digits}f}, {v[1]:.{digits}f}]"
+    if key == "wilcoxon_p":
+        return f"{v:.2g}"
+    return f"{v:.{digits}f}"
+
+
+@dataclass
+class _Fold:
+    """One held-out group: the training table and the tasks to score."""
+
+    label: str
+    train: PerformanceTable
+    train_groups: np.ndarray
+    test_idx: np.ndarray
+    test_dicts: list[dict[str, Any]]
 
 
 def evaluate(
@@ -201,93 +247,55 @@ def evaluate(
     random_state: int = 0,
     progress: Callable[[str], None] | None = None,
     task_folds: int = 10,
+    candidate: str | None = DEFAULT_CANDIDATE,
 ) -> EvaluationResult:
     """Leave-one-group-out cross-validation of ``selectors`` on ``table``.
 
     ``group_by`` is a task column, or ``None``/``"task"`` for the task itself: then
     tasks are dealt at random (seeded) into ``task_folds`` folds, since refitting every
     selector once per task would be n fits for no different answer.
-    ``featurizer`` is a template (cloned and refit on each fold's training tasks) or a
-    factory; default: the real sentence-embedding featurizer.
+    ``featurizer`` is a template (cloned with ``sklearn.base.clone`` and refit on each
+    fold's training tasks) or a factory; default: the real sentence-embedding featurizer.
+    ``candidate`` names the selector under test (left out of the best baseline).
     """
     selectors = dict(selectors) if selectors is not None else default_selectors(random_state)
-    if group_by in (None, "task"):
-        group_by = None
-        k = max(2, min(task_folds, table.n_tasks))
-        perm = np.random.default_rng(random_state).permutation(table.n_tasks)
-        fold = np.empty(table.n_tasks, dtype=int)
-        fold[perm] = np.arange(table.n_tasks) % k
-        groups = np.array([f"fold-{f:03d}" for f in fold], dtype=object)
-    else:
-        groups = table.groups(group_by)
-    n_avail = table.available.sum(1)
-    perf = table.performance
-    methods = table.methods
-    dicts = table.task_dicts()
-    keys = table.task_keys
+    group_by, groups = _group_labels(table, group_by, task_folds, random_state)
+    scorable = table.available.sum(1) >= min_methods
+    needs_features = any(s.needs_features for s in selectors.values())
     cost = true_costs(table, budgets) if budgets is not None else None
+    dicts = table.task_dicts()
     rows: list[dict[str, Any]] = []
     fit_info: dict[str, dict[str, Any]] = {}
     uniq = sorted(set(groups), key=str)
     evaluated: list[str] = []
     for g in uniq:
-        test_mask = (groups == g) & (n_avail >= min_methods)
+        test_mask = (groups == g) & scorable
         train_mask = groups != g
         if not test_mask.any() or train_mask.sum() < 2:
             continue  # nothing to score there (e.g. a model only one engine ran)
         evaluated.append(str(g))
         if progress:
             progress(f"fold {g}: {train_mask.sum()} train / {test_mask.sum()} test tasks")
-        train = table.subset(train_mask)
-        if callable(featurizer) and not isinstance(featurizer, MetaFeaturizer):
-            feats = featurizer()
-        elif featurizer is not None:
-            feats = clone_featurizer(featurizer)
-        else:
-            feats = MetaFeaturizer()
-        needs = any(s.needs_features for s in selectors.values())
-        feats = feats.fit(train) if needs else None
         test_idx = np.flatnonzero(test_mask)
-        test_dicts = [dicts[i] for i in test_idx]
+        fold = _Fold(
+            str(g),
+            table.subset(train_mask),
+            groups[train_mask],
+            test_idx,
+            [dicts[i] for i in test_idx],
+        )
+        feats = _fold_featurizer(featurizer, fold.train) if needs_features else None
         for name, template in selectors.items():
-            sel = clone_selector(template)
-            if name in ORACLES:
+            sel = clone(template)
+            if sel.is_oracle:  # it looks the answer up: give it the held-out tasks too
                 sel.fit(table, feats)
             else:  # the outer split's groups: inner tuning mirrors the outer question
-                sel.fit(train, feats, groups=groups[train_mask])
+                sel.fit(fold.train, feats, groups=fold.train_groups)
             if sel.fit_info():
-                fit_info.setdefault(name, {})[str(g)] = sel.fit_info()
-            scores = sel.score(test_dicts, methods)
-            budget_choice = None
-            if budgets is not None and sel.cost_aware:
-                budget_choice = _budget_choices(sel, test_dicts, test_idx, table, budgets)
-            for r, i in enumerate(test_idx):
-                avail = np.flatnonzero(table.available[i])
-                s = np.nan_to_num(scores[r, avail], nan=-np.inf)
-                order = avail[np.argsort(-s, kind="stable")]
-                chosen = order[0]
-                best = np.nanmax(perf[i, avail])
-                gains = perf[i] / best
-                rec = {
-                    "selector": name,
-                    "group": str(g),
-                    "task": keys[i],
-                    "chosen": methods[chosen],
-                    "top1": bool(perf[i, chosen] >= best * (1 - 1e-12)),
-                    "normalized": float(perf[i, chosen] / best),
-                    "regret": float(np.log(best / perf[i, chosen])),
-                    "ndcg3": ndcg_at_k(np.searchsorted(avail, order), gains[avail], 3),
-                }
-                if cost is not None:
-                    limit = budgets.budget[i] * (1 + BUDGET_RTOL)
-                    fits = np.isfinite(cost[i, avail]) & (cost[i, avail] <= limit)
-                    pick = budget_choice[r] if budget_choice is not None else chosen
-                    rec["budget_possible"] = bool(fits.any())
-                    rec["budget_feasible"] = bool(pick is not None and cost[i, pick] <= limit)
-                rows.append(rec)
-    records = pd.DataFrame(rows)
+                fit_info.setdefault(name, {})[fold.label] = sel.fit_info()
+            rows += _score_fold(name, sel, table, fold, budgets, cost)
     result = EvaluationResult(
-        records=records,
+        records=pd.DataFrame(rows),
         table=table,
         group_by=group_by,
         groups=evaluated,
@@ -296,14 +304,98 @@ def evaluate(
         n_bootstrap=n_bootstrap,
         random_state=random_state,
         fit_info=fit_info,
+        candidate=candidate,
+        oracles=[n for n, s in selectors.items() if s.is_oracle],
+        single_best=next((n for n, s in selectors.items() if s.is_single_best), None),
     )
     _summarize(result)
     return result
 
 
+def _group_labels(
+    table: PerformanceTable, group_by: str | None, task_folds: int, random_state: int
+) -> tuple[str | None, np.ndarray]:
+    """The held-out group of every task: a task column's value, or a seeded fold."""
+    if group_by not in (None, "task"):
+        return group_by, table.groups(group_by)
+    k = max(2, min(task_folds, table.n_tasks))
+    perm = np.random.default_rng(random_state).permutation(table.n_tasks)
+    fold = np.empty(table.n_tasks, dtype=int)
+    fold[perm] = np.arange(table.n_tasks) % k
+    return None, np.array([f"fold-{f:03d}" for f in fold], dtype=object)
+
+
+def _fold_featurizer(
+    featurizer: MetaFeaturizer | Callable[[], MetaFeaturizer] | None, train: PerformanceTable
+) -> MetaFeaturizer:
+    if callable(featurizer) and not isinstance(featurizer, MetaFeaturizer):
+        feats = featurizer()
+    elif featurizer is not None:
+        feats = clone(featurizer)  # shares the embedder (see MetaFeaturizer.__sklearn_clone__)
+    else:
+        feats = MetaFeaturizer()
+    return feats.fit(train)
+
+
+def _score_fold(
+    name: str,
+    sel: Selector,
+    table: PerformanceTable,
+    fold: _Fold,
+    budgets: Budgets | None,
+    cost: np.ndarray | None,
+) -> list[dict[str, Any]]:
+    """One record per held-out task of the fold: what ``sel`` chose and how good it is."""
+    scores = sel.score(fold.test_dicts, table.methods)
+    budget_choice = None
+    if budgets is not None and sel.cost_aware:
+        budget_choice = _budget_choices(sel, fold.test_dicts, fold.test_idx, table, budgets)
+    perf = table.performance
+    rows = []
+    for r, i in enumerate(fold.test_idx):
+        rec, chosen = _task_record(perf[i], table.available[i], scores[r], table.methods)
+        rec = {"selector": name, "group": fold.label, "task": table.task_keys[i], **rec}
+        if cost is not None:
+            pick = budget_choice[r] if budget_choice is not None else chosen
+            rec.update(_budget_record(cost[i], table.available[i], budgets.budget[i], pick))
+        rows.append(rec)
+    return rows
+
+
+def _task_record(
+    perf: np.ndarray, available: np.ndarray, scores: np.ndarray, methods: list[str]
+) -> tuple[dict[str, Any], int]:
+    """Metrics of the selector's ranking of one task's measured methods, and its pick."""
+    avail = np.flatnonzero(available)
+    s = np.nan_to_num(scores[avail], nan=-np.inf)
+    order = avail[np.argsort(-s, kind="stable")]
+    chosen = int(order[0])
+    best = np.nanmax(perf[avail])
+    rec = {
+        "chosen": methods[chosen],
+        "top1": bool(perf[chosen] >= best * (1 - 1e-12)),
+        "normalized": float(perf[chosen] / best),
+        "regret": float(np.log(best / perf[chosen])),
+        "ndcg3": ndcg_at_k(np.searchsorted(avail, order), perf[avail] / best, 3),
+    }
+    return rec, chosen
+
+
+def _budget_record(
+    cost: np.ndarray, available: np.ndarray, budget: float, pick: int | None
+) -> dict[str, bool]:
+    """Could any measured method fit the budget, and does the pick truly fit it?"""
+    limit = budget * (1 + BUDGET_RTOL)
+    fits = np.isfinite(cost[available]) & (cost[available] <= limit)
+    return {
+        "budget_possible": bool(fits.any()),
+        "budget_feasible": bool(pick is not None and cost[pick] <= limit),
+    }
+
+
 def _budget_choices(
     sel: Selector,
-    test_dicts: list[Mapping[str, Any]],
+    test_dicts: list[dict[str, Any]],
     test_idx: np.ndarray,
     table: PerformanceTable,
     budgets: Budgets,
@@ -330,37 +422,36 @@ def _summarize(result: EvaluationResult) -> None:
         return
     names = result.selector_names()
     means = rec.groupby("selector")["normalized"].mean()
-    np_sbs = means.get("SBS", np.nan)
-    np_vbs = means.get("VBS", np.nan)
-    baselines = [n for n in names if n not in ORACLES and n != CANDIDATE]
+    np_sbs = means.get(result.single_best, np.nan) if result.single_best else np.nan
+    np_vbs = means.get(result.oracles[0], np.nan) if result.oracles else np.nan
+    baselines = [n for n in names if n not in result.oracles and n != result.candidate]
     best = max(baselines, key=lambda n: means[n]) if baselines else None
     result.best_baseline = best
-    wide = rec.pivot(index="task", columns="selector", values="normalized")
-    rng = np.random.default_rng(result.random_state)
-    n = len(wide)
-    boot_idx = rng.integers(0, n, size=(result.n_bootstrap, n)) if result.n_bootstrap else None
+    wide = result.per_task("normalized")
     for name in names:
         r = rec[rec["selector"] == name]
-        gap = np_vbs - np_sbs
-        s: dict[str, Any] = {
-            "top1_accuracy": float(r["top1"].mean()),
-            "normalized_performance": float(r["normalized"].mean()),
-            "regret": float(r["regret"].mean()),
-            "gap_closed": float((r["normalized"].mean() - np_sbs) / gap) if gap > 1e-12 else None,
-            "ndcg3": float(r["ndcg3"].mean()),
-        }
-        if "budget_feasible" in r:
-            ok = r["budget_possible"].astype(bool)
-            s["budget_feasibility"] = (
-                float(r.loc[ok, "budget_feasible"].mean()) if ok.any() else None
-            )
+        s = _pooled_metrics(r, np_sbs, np_vbs)
         vals = wide[name].to_numpy()
-        if boot_idx is not None:
-            bm = vals[boot_idx].mean(axis=1)
-            s["ci95"] = [float(np.quantile(bm, 0.025)), float(np.quantile(bm, 0.975))]
+        if result.n_bootstrap:
+            s["ci95"] = list(bootstrap_ci(vals, result.n_bootstrap, result.random_state))
+        s["wilcoxon_p"] = None
         if best is not None and name != best:
             diff = vals - wide[best].to_numpy()
             s["wilcoxon_p"] = float(wilcoxon(diff).pvalue) if np.any(diff != 0) else 1.0
-        else:
-            s["wilcoxon_p"] = None
         result.summary[name] = s
+
+
+def _pooled_metrics(r: pd.DataFrame, np_sbs: float, np_vbs: float) -> dict[str, Any]:
+    """Means over one selector's records; gap closed between the SBS and the oracle."""
+    gap = np_vbs - np_sbs
+    s: dict[str, Any] = {
+        "top1_accuracy": float(r["top1"].mean()),
+        "normalized_performance": float(r["normalized"].mean()),
+        "regret": float(r["regret"].mean()),
+        "gap_closed": float((r["normalized"].mean() - np_sbs) / gap) if gap > 1e-12 else None,
+        "ndcg3": float(r["ndcg3"].mean()),
+    }
+    if "budget_feasible" in r:
+        ok = r["budget_possible"].astype(bool)
+        s["budget_feasibility"] = float(r.loc[ok, "budget_feasible"].mean()) if ok.any() else None
+    return s

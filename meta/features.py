@@ -20,12 +20,17 @@ from the *training* tasks, so it can be refit inside every cross-validation fold
 
 from __future__ import annotations
 
+import copy
 import math
+import warnings
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
 import pandas as pd
+from sklearn.base import BaseEstimator
+from sklearn.decomposition import PCA
+from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
 from meta.descriptors import (
     ROLES,
@@ -38,7 +43,7 @@ from meta.descriptors import (
     model_text,
     numeric_from_value,
 )
-from meta.embeddings import Embedder, SentenceEmbedder
+from meta.embeddings import Embedder, default_embedder
 from meta.table import PerformanceTable
 
 TASK_ROLES = ("model", "hardware", "workload")
@@ -57,14 +62,16 @@ def _signed_log(x: float) -> float:
     return math.copysign(math.log1p(abs(x)), x)
 
 
-class MetaFeaturizer:
+class MetaFeaturizer(BaseEstimator):
     """Task and method feature matrices for selectors.
 
     Parameters
     ----------
     embedder:
-        Text embedder. ``None`` means the real :class:`SentenceEmbedder`; pass
-        ``use_embeddings=False`` to get numeric features only.
+        Text embedder. ``None`` means the real :class:`SentenceEmbedder`, one per process
+        (:func:`~meta.embeddings.default_embedder`); pass ``use_embeddings=False`` to get
+        numeric features only. ``sklearn.base.clone`` shares the embedder instead of
+        copying it: it is a service (a loaded model and its cache), not a setting.
     descriptors:
         Optional ``{"model": {name: dict}, "hardware": {...}, "workload": {...},
         "method": {...}}`` of structured descriptors (the provider agent's sidecar; its
@@ -96,6 +103,13 @@ class MetaFeaturizer:
         self.method_identity = method_identity
         self.embedding_components = embedding_components
 
+    def __sklearn_clone__(self) -> MetaFeaturizer:
+        """Same settings, no fitted state; the embedder object (and its cache) is shared,
+        every other parameter deep-copied as ``sklearn.base.clone`` would."""
+        params = self.get_params(deep=False)
+        embedder = params.pop("embedder")
+        return type(self)(embedder=embedder, **copy.deepcopy(params))
+
     # ------------------------------------------------------------------ fitting
     def fit(self, table: PerformanceTable) -> MetaFeaturizer:
         unknown = set(self.descriptors or {}) - {*ROLES, "ids"}
@@ -114,17 +128,19 @@ class MetaFeaturizer:
         self.numeric_cols_ = [c for c in self.task_cols_ if all(_is_number(t[c]) for t in tasks)]
         raw = [self._numeric_dict(t) for t in tasks]
         self.numeric_names_ = sorted({k for d in raw for k in d}) if self.use_numeric else []
-        mat = self._dicts_to_matrix(raw, self.numeric_names_, fill=None)
-        self.numeric_mean_ = np.nanmean(mat, axis=0) if mat.size else np.zeros(0)
-        self.numeric_mean_ = np.nan_to_num(self.numeric_mean_)
-        std = np.nanstd(mat, axis=0) if mat.size else np.zeros(0)
-        self.numeric_scale_ = np.where(np.nan_to_num(std) > 1e-12, np.nan_to_num(std), 1.0)
+        self.scaler_ = None
+        if self.numeric_names_:  # NaN (a fact unknown for a task) is ignored by the fit
+            mat = self._dicts_to_matrix(raw, self.numeric_names_)
+            self.scaler_ = StandardScaler().fit(mat)
         self.methods_ = list(table.methods)
+        self.method_encoder_ = OneHotEncoder(
+            categories=[self.methods_], handle_unknown="ignore", sparse_output=False
+        ).fit(np.array(self.methods_, dtype=object)[:, None])
         meth_raw = [self._method_numeric(m) for m in self.methods_]
         self.method_numeric_names_ = sorted({k for d in meth_raw for k in d})
         self._embedder_ = self._get_embedder()
         self._text_cache: dict[tuple, np.ndarray] = {}
-        self.projections_: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+        self.projections_: dict[str, PCA] = {}
         if self._embedder_ is not None and self.embedding_components is not None:
             for role in self.active_roles_:
                 texts = sorted({self.role_text(t, role) for t in tasks})
@@ -133,24 +149,38 @@ class MetaFeaturizer:
             self.projections_["method"] = self._pca(self._embed_cached(texts))
         return self
 
-    def _pca(self, E: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Mean and top principal axes (rows) of a set of embeddings."""
-        mean = E.mean(0)
+    def _pca(self, E: np.ndarray) -> PCA:
+        """Principal axes of a set of embeddings: at most ``embedding_components``, and
+        only those with a non-zero singular value (at least one)."""
         k = min(self.embedding_components or E.shape[1], max(len(E) - 1, 1))
-        _, sv, vt = np.linalg.svd(E - mean, full_matrices=False)
-        keep = max(1, int((sv[:k] > 1e-6).sum()))
-        return mean, vt[:keep]
+        with warnings.catch_warnings():
+            # one distinct text: the explained variance divides by n - 1 = 0
+            warnings.simplefilter("ignore", RuntimeWarning)
+            pca = PCA(n_components=k, svd_solver="full").fit(E)
+            keep = max(1, int((pca.singular_values_ > 1e-6).sum()))
+            return pca if keep == k else PCA(n_components=keep, svd_solver="full").fit(E)
 
     def _project(self, E: np.ndarray, role: str) -> np.ndarray:
-        if role not in getattr(self, "projections_", {}):
-            return E
-        mean, axes = self.projections_[role]
-        return (E - mean) @ axes.T
+        pca = getattr(self, "projections_", {}).get(role)
+        return E if pca is None else pca.transform(E)
+
+    def _projected(self, texts: Sequence[str], role: str) -> np.ndarray:
+        """Projected embeddings of ``texts``, cached per (role, text): ``PCA.transform``
+        (whose input checks alone take longer than a whole ``select``) runs once per new
+        description, not once per call."""
+        missing = sorted({t for t in texts if (role, t) not in self._text_cache})
+        if missing:
+            rows = self._project(self._embed_cached(missing), role)
+            for t, row in zip(missing, rows, strict=True):
+                self._text_cache[(role, t)] = row
+        if not texts:
+            return self._project(np.zeros((0, self.embedding_dim_), np.float32), role)
+        return np.array([self._text_cache[(role, t)] for t in texts])
 
     def _get_embedder(self) -> Embedder | None:
         if not self.use_embeddings:
             return None
-        return self.embedder if self.embedder is not None else SentenceEmbedder()
+        return self.embedder if self.embedder is not None else default_embedder()
 
     @property
     def embedding_dim_(self) -> int:
@@ -232,16 +262,13 @@ class MetaFeaturizer:
         return logify(feats)
 
     @staticmethod
-    def _dicts_to_matrix(
-        dicts: Sequence[Mapping[str, float]], names: Sequence[str], fill: np.ndarray | None
-    ) -> np.ndarray:
+    def _dicts_to_matrix(dicts: Sequence[Mapping[str, float]], names: Sequence[str]) -> np.ndarray:
+        """Rows of named numbers; NaN where a dict lacks a name."""
         mat = np.full((len(dicts), len(names)), np.nan)
         for i, d in enumerate(dicts):
             for j, n in enumerate(names):
                 if n in d:
                     mat[i, j] = d[n]
-        if fill is not None:
-            mat = np.where(np.isnan(mat), fill[None, :], mat)
         return mat
 
     # ------------------------------------------------------------------ transforms
@@ -266,13 +293,12 @@ class MetaFeaturizer:
         return out
 
     def numeric_task_features(self, tasks: Any) -> np.ndarray:
+        """Standardized on the training tasks; an unknown fact is the training mean (0)."""
         dicts = self._as_dicts(tasks)
-        if not self.numeric_names_:
+        if self.scaler_ is None:
             return np.zeros((len(dicts), 0))
-        mat = self._dicts_to_matrix(
-            [self._numeric_dict(t) for t in dicts], self.numeric_names_, self.numeric_mean_
-        )
-        return (mat - self.numeric_mean_) / self.numeric_scale_
+        mat = self._dicts_to_matrix([self._numeric_dict(t) for t in dicts], self.numeric_names_)
+        return np.nan_to_num(self.scaler_.transform(mat), nan=0.0)
 
     def role_embeddings(self, tasks: Any, role: str) -> np.ndarray:
         dicts = self._as_dicts(tasks)
@@ -291,28 +317,26 @@ class MetaFeaturizer:
 
     def transform_tasks(self, tasks: Any) -> np.ndarray:
         """[standardized numeric | model emb | hardware emb | workload emb] per task."""
-        blocks = [self.numeric_task_features(tasks)]
+        dicts = self._as_dicts(tasks)
+        blocks = [self.numeric_task_features(dicts)]
         if self._embedder_ is not None:
-            blocks += [self._project(self.role_embeddings(tasks, r), r) for r in self.active_roles_]
+            for r in self.active_roles_:
+                blocks.append(self._projected([self.role_text(t, r) for t in dicts], r))
         return np.hstack(blocks).astype(np.float64)
 
     def transform_methods(self, methods: Sequence[str]) -> np.ndarray:
         """[method emb | numeric method facts | one-hot over training methods] per method."""
         blocks = []
         if self._embedder_ is not None:
-            emb = self._embed_cached([self.method_description(m) for m in methods])
-            blocks.append(self._project(emb, "method"))
+            blocks.append(self._projected([self.method_description(m) for m in methods], "method"))
         if self.method_numeric_names_:
             mat = self._dicts_to_matrix(
-                [self._method_numeric(m) for m in methods], self.method_numeric_names_, None
+                [self._method_numeric(m) for m in methods], self.method_numeric_names_
             )
             blocks.append(np.nan_to_num(mat, nan=0.0) / 16.0)
-        if self.method_identity:
-            onehot = np.zeros((len(methods), len(self.methods_)))
-            for i, m in enumerate(methods):
-                if m in self.methods_:
-                    onehot[i, self.methods_.index(m)] = 1.0
-            blocks.append(onehot)
+        if self.method_identity:  # a method unseen in training: all zeros
+            ids = np.array(list(methods), dtype=object).reshape(-1, 1)
+            blocks.append(self.method_encoder_.transform(ids))
         if not blocks:
             return np.zeros((len(methods), 0))
         return np.hstack(blocks).astype(np.float64)
@@ -325,14 +349,16 @@ class MetaFeaturizer:
         if self._embedder_ is not None:
             for r in self.active_roles_:
                 width = (
-                    len(self.projections_[r][1]) if r in self.projections_ else self.embedding_dim_
+                    self.projections_[r].n_components_
+                    if r in self.projections_
+                    else self.embedding_dim_
                 )
                 out[r] = slice(start, start + width)
                 start += width
         return out
 
     def __getstate__(self) -> dict:
-        state = self.__dict__.copy()
+        state = dict(super().__getstate__())  # a copy: the object keeps its cache
         state["_text_cache"] = {}
         return state
 

@@ -14,10 +14,13 @@ from pathlib import Path
 from typing import Any
 
 import joblib
+from sklearn.utils.validation import check_is_fitted
 
 from meta.selectors.base import Selector
 
-SCHEMA_VERSION = 1
+# 2: selectors and featurizer are scikit-learn estimators (fitted scaler, PCA and one-hot
+# encoder objects instead of hand-kept arrays); a version-1 file cannot be used.
+SCHEMA_VERSION = 2
 META_VERSION = "0.1.0"
 
 
@@ -28,8 +31,7 @@ class IncompatibleModelError(ValueError):
 def save_selector(
     selector: Selector, path: str | Path, metadata: dict[str, Any] | None = None
 ) -> Path:
-    if not hasattr(selector, "methods_"):
-        raise ValueError("selector is not fitted")
+    check_is_fitted(selector)  # NotFittedError, a ValueError
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     payload = {

@@ -10,7 +10,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from meta.evaluation import EvaluationResult  # noqa: E402
+from meta.evaluation import EvaluationResult, bootstrap_ci  # noqa: E402
 from meta.table import PerformanceTable  # noqa: E402
 
 
@@ -40,34 +40,33 @@ def plot_performance_heatmap(
     return path
 
 
-def plot_selector_bars(result: EvaluationResult, path: str | Path) -> Path:
-    """Mean normalized performance and top-1 accuracy per selector, with bootstrap CIs."""
+def plot_selector_bars(
+    result: EvaluationResult, path: str | Path, candidate: str | None = None
+) -> Path:
+    """Mean normalized performance and top-1 accuracy per selector, with bootstrap CIs.
+
+    ``candidate`` (default: the evaluation's) is drawn in red, oracles in grey. The
+    intervals are those of :func:`~meta.evaluation.bootstrap_ci` over held-out tasks
+    (at least 200 resamples), so the normalized-performance bars match the table's CI.
+    """
+    candidate = result.candidate if candidate is None else candidate
     names = list(result.summary)
-    rec = result.records
-    rng = np.random.default_rng(result.random_state)
+    n_boot = max(result.n_bootstrap, 200)
     fig, axes = plt.subplots(1, 2, figsize=(12, 4.2))
     for ax, col, label in (
         (axes[0], "normalized", "normalized performance"),
         (axes[1], "top1", "top-1 accuracy"),
     ):
-        means, lo, hi = [], [], []
-        for n in names:
-            v = rec.loc[rec["selector"] == n, col].to_numpy(dtype=float)
-            boot = v[rng.integers(0, len(v), (max(result.n_bootstrap, 200), len(v)))].mean(1)
-            m = v.mean()
-            means.append(m)
-            lo.append(m - np.quantile(boot, 0.025))
-            hi.append(np.quantile(boot, 0.975) - m)
-        colors = [
-            "tab:red" if n == "MetaInf" else "tab:grey" if n == "VBS" else "tab:blue" for n in names
-        ]
-        ax.bar(names, means, yerr=[lo, hi], capsize=3, color=colors)
+        wide = result.per_task(col).astype(float)
+        means = np.array([wide[n].mean() for n in names])
+        ci = np.array([bootstrap_ci(wide[n], n_boot, result.random_state) for n in names])
+        colors = [_color(n, candidate, result.oracles) for n in names]
+        yerr = np.clip([means - ci[:, 0], ci[:, 1] - means], 0.0, None)
+        ax.bar(names, means, yerr=yerr, capsize=3, color=colors)
         ax.set_ylabel(label + " (95% bootstrap CI)")
         ax.set_ylim(max(0.0, min(means) - 0.1), 1.01)
         ax.tick_params(axis="x", rotation=35)
-    fig.suptitle(
-        f"leave-one-{result.group_by or 'task'}-out, {rec['task'].nunique()} held-out tasks"
-    )
+    fig.suptitle(f"leave-one-{result.group_by or 'task'}-out, {len(wide)} held-out tasks")
     fig.tight_layout()
     path = Path(path)
     fig.savefig(path, dpi=110)
@@ -75,10 +74,20 @@ def plot_selector_bars(result: EvaluationResult, path: str | Path) -> Path:
     return path
 
 
-def write_plots(result: EvaluationResult, out_dir: str | Path) -> list[Path]:
+def _color(name: str, candidate: str | None, oracles: list[str]) -> str:
+    if name == candidate:
+        return "tab:red"
+    return "tab:grey" if name in oracles else "tab:blue"
+
+
+def write_plots(
+    result: EvaluationResult, out_dir: str | Path, candidate: str | None = None
+) -> list[Path]:
+    """The performance heatmap and the per-selector bars (``candidate`` highlighted;
+    default: the evaluation's candidate)."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     return [
         plot_performance_heatmap(result.table, out / "performance_heatmap.png", result.group_by),
-        plot_selector_bars(result, out / "selectors.png"),
+        plot_selector_bars(result, out / "selectors.png", candidate),
     ]

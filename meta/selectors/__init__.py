@@ -1,7 +1,9 @@
-"""Selectors: one interface (``fit``, ``score``, ``rank``, ``select``), many strategies."""
+"""Selectors: one interface (``fit``, ``score``, ``rank``, ``select``, ``explain``), many
+strategies; each one a scikit-learn estimator."""
 
 from meta.selectors.alors import ALORSSelector
 from meta.selectors.base import BudgetNotSupportedError, Selector, Task, as_task
+from meta.selectors.explanation import CandidateExplanation, Explanation
 from meta.selectors.isac import ISACSelector
 from meta.selectors.knn import KNNSelector
 from meta.selectors.metainf import MetaInfSelector
@@ -11,6 +13,8 @@ from meta.selectors.simple import OracleSelector, RandomSelector, SingleBestSele
 __all__ = [
     "ALORSSelector",
     "BudgetNotSupportedError",
+    "CandidateExplanation",
+    "Explanation",
     "GradientBoostingSelector",
     "ISACSelector",
     "KNNSelector",
@@ -27,15 +31,17 @@ __all__ = [
 
 
 def default_selectors(random_state: int = 0) -> dict[str, Selector]:
-    """The evaluated line-up, in report order (MetaInf first, the oracle last)."""
-    return {
-        "MetaInf": MetaInfSelector(random_state=random_state),
-        "SBS": SingleBestSelector(),
-        "ISAC": ISACSelector(random_state=random_state),
-        "ALORS": ALORSSelector(random_state=random_state),
-        "RandomForest": RandomForestSelector(random_state=random_state),
-        "GradientBoosting": GradientBoostingSelector(random_state=random_state),
-        "kNN": KNNSelector(),
-        "Random": RandomSelector(random_state=random_state),
-        "VBS": OracleSelector(),
-    }
+    """The evaluated line-up by ``Selector.name``, in report order (MetaInf first, the
+    oracle last)."""
+    line_up = [
+        MetaInfSelector(random_state=random_state),
+        SingleBestSelector(),
+        ISACSelector(random_state=random_state),
+        ALORSSelector(random_state=random_state),
+        RandomForestSelector(random_state=random_state),
+        GradientBoostingSelector(random_state=random_state),
+        KNNSelector(),
+        RandomSelector(random_state=random_state),
+        OracleSelector(),
+    ]
+    return {sel.name: sel for sel in line_up}

@@ -3,7 +3,9 @@
 ``fit(table, features)`` learns from a :class:`~meta.table.PerformanceTable` and a
 :class:`~meta.features.MetaFeaturizer` (refit on the same table here unless it is
 already fitted); ``score(tasks, methods)`` returns a tasks x methods matrix where higher
-means "expected to be faster"; ``rank(task)`` and ``select(task, budget)`` build on it.
+means "expected to be faster"; ``rank(task)``, ``select(task, budget)`` and
+``explain(task, budget)`` (the ranking with predicted metric, runtime, cost and budget
+fit per method, and the choice with its reason) build on it.
 
 Availability is enforced here, once, for every selector: ``rank`` only ever returns
 methods listed as available for the task, so no subclass can pick a method that did
@@ -17,19 +19,23 @@ import warnings
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
+from sklearn.base import BaseEstimator
+from sklearn.utils.validation import check_is_fitted
 
 from meta._threads import limited_threads
 from meta.features import MetaFeaturizer
+from meta.selectors.explanation import CandidateExplanation, Explanation
 from meta.table import PerformanceTable, task_key
 
 BUDGET_RTOL = 1e-9  # costs are products of floats: a cost equal to the budget fits
 
 
 class BudgetNotSupportedError(TypeError):
-    """Raised by ``select(task, budget=...)`` on selectors that cannot predict cost."""
+    """Raised by ``select``/``explain(task, budget=...)`` on selectors that cannot predict
+    cost."""
 
 
 @dataclass
@@ -68,12 +74,24 @@ def stable_uniform(*parts: Any) -> float:
     return int.from_bytes(h) / 2.0**64
 
 
-class Selector(ABC):
-    """Base class: hyper-parameters in ``__init__``, learned state ends with ``_``."""
+class Selector(BaseEstimator, ABC):
+    """Base class, a scikit-learn estimator: hyper-parameters are the ``__init__``
+    arguments, stored verbatim (so ``get_params``, ``set_params`` and
+    ``sklearn.base.clone`` work), learned state ends with ``_``.
 
-    name: str = "Selector"
-    cost_aware: bool = False  # can predict absolute performance, hence cost
-    needs_features: bool = True
+    Class attributes say what kind of selector it is, so that evaluation and reports
+    never go by display names: ``cost_aware`` (predicts absolute performance, hence
+    runtime and cost), ``needs_features`` (uses a :class:`MetaFeaturizer`),
+    ``is_oracle`` (looks the true answer up: fit on the whole table, a reference for
+    evaluation only) and ``is_single_best`` (the single best solver, the reference of
+    "gap closed").
+    """
+
+    name: ClassVar[str] = "Selector"
+    cost_aware: ClassVar[bool] = False
+    needs_features: ClassVar[bool] = True
+    is_oracle: ClassVar[bool] = False
+    is_single_best: ClassVar[bool] = False
 
     # ------------------------------------------------------------------ fitting
     def fit(
@@ -114,6 +132,7 @@ class Selector(ABC):
 
     def score(self, tasks: Sequence[Mapping[str, Any]], methods: Sequence[str]) -> np.ndarray:
         """tasks x methods scores, higher is better (not necessarily performance)."""
+        check_is_fitted(self)
         with limited_threads():
             return self._score(list(tasks), list(methods))
 
@@ -134,6 +153,7 @@ class Selector(ABC):
 
     def rank(self, task: Task | Mapping[str, Any]) -> list[str]:
         """Available methods of ``task``, best first (ties: in the order given)."""
+        check_is_fitted(self)
         task = as_task(task)
         cands = self._candidates(task)
         if not cands:
@@ -146,6 +166,7 @@ class Selector(ABC):
         self, tasks: Sequence[Mapping[str, Any]], methods: Sequence[str]
     ) -> np.ndarray:
         """log of predicted (higher-is-better) performance; only cost-aware selectors."""
+        check_is_fitted(self)
         if not self.cost_aware:
             raise BudgetNotSupportedError(f"{self.name} does not predict performance")
         with limited_threads():
@@ -164,53 +185,116 @@ class Selector(ABC):
 
     def predict_cost(self, task: Task | Mapping[str, Any], methods: Sequence[str]) -> np.ndarray:
         task = as_task(task)
-        runtime = self.predict_runtime(task, methods)
-        price = task.price_per_second
-        if price is None:
-            raise ValueError("task has no price_per_second: cannot turn runtime into cost")
-        if isinstance(price, Mapping):
-            prices = np.array([float(price.get(m, np.inf)) for m in methods])
-        else:
-            prices = np.full(len(methods), float(price))
-        return runtime * prices
+        return self.predict_runtime(task, methods) * _prices(task, methods)
 
     def select(self, task: Task | Mapping[str, Any], budget: float | None = None) -> str | None:
         """Best available method; with a budget, the best whose *predicted* cost fits.
 
         Returns ``None`` when no method is available, or when a budget is given and no
         method's predicted cost is within it. Selectors that cannot predict cost raise
-        :class:`BudgetNotSupportedError` when given a budget.
+        :class:`BudgetNotSupportedError` when given a budget. With a budget this is
+        ``explain(task, budget).selected``.
         """
+        if budget is not None:
+            return self.explain(task, budget).selected
+        ranked = self.rank(task)
+        return ranked[0] if ranked else None
+
+    def explain(self, task: Task | Mapping[str, Any], budget: float | None = None) -> Explanation:
+        """The ranking of the task's available methods with, for cost-aware selectors,
+        each one's predicted metric, runtime (s) and cost (with a price), whether it fits
+        ``budget``, and the method chosen: the best-ranked one, or with a budget the
+        best-ranked one whose predicted cost fits (``None``, with the reason, if none).
+
+        Raises :class:`BudgetNotSupportedError` for a budget on a selector that cannot
+        predict cost, and ``ValueError`` for a budget on a task without a price.
+        """
+        check_is_fitted(self)
         task = as_task(task)
-        if budget is None:
-            ranked = self.rank(task)
-            return ranked[0] if ranked else None
-        if not self.cost_aware:
+        if budget is not None and not self.cost_aware:
             raise BudgetNotSupportedError(f"{self.name} cannot predict cost; select without budget")
-        cands = self._candidates(task)
-        if not cands:
-            return None
-        scores = self.score([task.values], cands)[0]
-        costs = self.predict_cost(task, cands)
-        order = np.argsort(-scores, kind="stable")
-        for i in order:
-            if costs[i] <= budget * (1 + BUDGET_RTOL):
-                return cands[i]
-        return None
+        if budget is not None and task.price_per_second is None:
+            raise ValueError("task has no price_per_second: cannot turn runtime into cost")
+        ranking = self.rank(task)
+        candidates = self._explain_candidates(task, ranking, budget)
+        selected, reason = _choose(candidates, budget)
+        return Explanation(
+            selector=self.name,
+            metric=self.metric_,
+            lower_is_better=bool(self.lower_is_better_),
+            candidates=candidates,
+            selected=selected,
+            reason=reason,
+            work=float(task.work),
+            budget=None if budget is None else float(budget),
+        )
+
+    def _explain_candidates(
+        self, task: Task, ranking: list[str], budget: float | None
+    ) -> tuple[CandidateExplanation, ...]:
+        if not self.cost_aware or not ranking:
+            return tuple(CandidateExplanation(m, r) for r, m in enumerate(ranking, 1))
+        perf = np.exp(self.predict_log_performance([task.values], ranking)[0])
+        metric = 1.0 / perf if self.lower_is_better_ else perf
+        runtime = task.work / perf
+        cost = runtime * _prices(task, ranking) if task.price_per_second is not None else None
+        out = []
+        for r, m in enumerate(ranking, 1):
+            c = None if cost is None else _known(cost[r - 1])
+            fits = (
+                None if budget is None else bool(c is not None and c <= budget * (1 + BUDGET_RTOL))
+            )
+            out.append(
+                CandidateExplanation(m, r, _known(metric[r - 1]), _known(runtime[r - 1]), c, fits)
+            )
+        return tuple(out)
 
     def fit_info(self) -> dict[str, Any]:
         """What the fit decided that a report should show (e.g. inner-CV choices)."""
         return {}
 
-    def get_params(self) -> dict[str, Any]:
-        import inspect
 
-        sig = inspect.signature(type(self).__init__)
-        return {p: getattr(self, p) for p in sig.parameters if p != "self" and hasattr(self, p)}
+def _known(x: float) -> float | None:
+    """A prediction, or ``None`` where there is none (NaN: e.g. the oracle on a method
+    never measured for the task)."""
+    return None if np.isnan(x) else float(x)
 
-    def __repr__(self) -> str:
-        params = ", ".join(f"{k}={v!r}" for k, v in self.get_params().items())
-        return f"{type(self).__name__}({params})"
+
+def _prices(task: Task, methods: Sequence[str]) -> np.ndarray:
+    """Price per second of each method on this task (inf for a method without one)."""
+    price = task.price_per_second
+    if price is None:
+        raise ValueError("task has no price_per_second: cannot turn runtime into cost")
+    if isinstance(price, Mapping):
+        return np.array([float(price.get(m, np.inf)) for m in methods])
+    return np.full(len(methods), float(price))
+
+
+def _choose(
+    candidates: Sequence[CandidateExplanation], budget: float | None
+) -> tuple[str | None, str]:
+    """The best-ranked candidate (that fits the budget, with one), and why."""
+    if not candidates:
+        return None, "no method is available for this task"
+    if budget is None:
+        return candidates[0].method, "ranked first (no budget given)"
+    fitting = [c for c in candidates if c.fits_budget]
+    if not fitting:
+        cheapest = min(candidates, key=lambda c: _nan_last(c.predicted_cost))
+        return None, (
+            f"no available method is predicted to fit the budget {budget:.6g} "
+            f"(cheapest: {cheapest.method} at {cheapest.predicted_cost:.6g})"
+        )
+    best = fitting[0]
+    skipped = best.rank - 1
+    why = f"best-ranked method whose predicted cost {best.predicted_cost:.6g} fits the budget {budget:.6g}"
+    if skipped:
+        why += f"; {skipped} better-ranked method(s) predicted over budget"
+    return best.method, why
+
+
+def _nan_last(x: float | None) -> float:
+    return np.inf if x is None else x
 
 
 def task_keys_of(tasks: Sequence[Mapping[str, Any]], cols: Sequence[str]) -> list[str]:

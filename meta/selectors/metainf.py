@@ -32,6 +32,7 @@ from typing import Any
 import numpy as np
 from sklearn.ensemble import HistGradientBoostingRegressor
 from sklearn.linear_model import Ridge
+from sklearn.preprocessing import StandardScaler
 
 from meta.selectors.base import Selector
 from meta.table import PerformanceTable
@@ -159,12 +160,10 @@ class _InteractionModel:
         ti, mj = ti[keep], mj[keep]
         resid = Y[ti, mj] - a[ti] - b[mj]
         X = np.hstack([Xt[ti], Xm[mj]])
-        self.x_mean_ = X.mean(0)
-        std = X.std(0)
-        self.x_scale_ = np.where(std > 1e-8, std, 1.0)
         w = 1.0 / np.bincount(ti, minlength=len(Y))[ti]  # every task weighs the same
         self.models_: list[tuple[str, Any]] = []
         if self.estimator in ("ensemble", "mlp"):
+            self.scaler_ = StandardScaler().fit(X)
             Xs = self._scaled(X)
             for k in range(self.mlp["n_mlp"]):
                 net = _TorchMLP(
@@ -188,7 +187,7 @@ class _InteractionModel:
 
     def _scaled(self, X: np.ndarray) -> np.ndarray:
         # MLPs extrapolate linearly: clip what lies far outside the training range
-        return np.clip((X - self.x_mean_) / self.x_scale_, -4.0, 4.0)
+        return np.clip(self.scaler_.transform(X), -4.0, 4.0)
 
     def predict(
         self, Xt: np.ndarray, Xm: np.ndarray, methods: Sequence[str]
@@ -390,6 +389,6 @@ class MetaInfSelector(Selector):
         return level[:, None] + self._within_task(Xt, methods)
 
     def __getstate__(self) -> dict:
-        state = self.__dict__.copy()
+        state = dict(super().__getstate__())  # a copy: the object keeps its cache
         state["_method_cache"] = {}
         return state

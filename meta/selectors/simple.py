@@ -48,6 +48,7 @@ class SingleBestSelector(Selector):
 
     name = "SBS"
     needs_features = False
+    is_single_best = True
 
     def _fit(self, table: PerformanceTable) -> None:
         rows = comparative_mask(table)
@@ -68,6 +69,7 @@ class OracleSelector(Selector):
     name = "VBS"
     needs_features = False
     cost_aware = True
+    is_oracle = True
 
     def _fit(self, table: PerformanceTable) -> None:
         self.log_perf_ = {

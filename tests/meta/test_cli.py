@@ -117,32 +117,79 @@ def test_train_and_recommend(csv_path, tmp_path):
         "output_len": 1024,
         "prefix_share": 0.0,
     }
-    res = runner.invoke(
-        meta,
-        [
-            "recommend",
-            "--model",
-            str(model),
-            "--task",
-            json.dumps(task),
-            "--available",
-            "baseline,int8-quant,prefix-caching",
-            "--price-per-second",
-            "0.001",
-            "--work",
-            "1000",
-            "--budget",
-            "1e9",
-        ],
-        catch_exceptions=False,
-    )
+    args = [
+        "recommend",
+        "--model",
+        str(model),
+        "--task",
+        json.dumps(task),
+        "--available",
+        "baseline,int8-quant,prefix-caching",
+        "--price-per-second",
+        "0.001",
+        "--work",
+        "1000",
+        "--budget",
+        "1e9",
+    ]
+    res = runner.invoke(meta, args, catch_exceptions=False)
     assert res.exit_code == 0, res.output
     out = json.loads(res.output)
     assert sorted(out["ranking"]) == ["baseline", "int8-quant", "prefix-caching"]
     assert out["selected"] == out["ranking"][0] == "int8-quant"  # big model, small GPU
-    assert set(out["predicted_cost"]) == set(out["ranking"])
-    res = runner.invoke(meta, ["recommend", "--model", str(model), "--task", '{"model": "x"}'])
-    assert res.exit_code != 0 and "lacks columns" in res.output
+    assert "fits the budget" in out["reason"]
+    assert [c["method"] for c in out["candidates"]] == out["ranking"]
+    for rank, c in enumerate(out["candidates"], 1):
+        assert c["rank"] == rank and c["fits_budget"] is True
+        assert c["predicted_cost"] == pytest.approx(c["predicted_runtime_s"] * 0.001)
+        assert c["predicted_runtime_s"] == pytest.approx(1000 / c["predicted_metric"])
+    # a budget nothing fits: no choice, and the reason says so
+    res = runner.invoke(meta, [*args[:-1], "1e-12"], catch_exceptions=False)
+    assert res.exit_code == 0, res.output
+    out = json.loads(res.output)
+    assert out["selected"] is None and "no available method" in out["reason"]
+    assert all(c["fits_budget"] is False for c in out["candidates"])
+
+
+def test_recommend_errors(csv_path, tmp_path):
+    model = tmp_path / "sbs.joblib"
+    runner = CliRunner()
+    res = runner.invoke(
+        meta, ["train", *_table_args(csv_path), "--out", str(model), "--selector", "SBS"]
+    )
+    assert res.exit_code == 0, res.output
+    task = json.dumps(dict.fromkeys(TASK_COLS.split(","), 1))
+    cases = [
+        (["--task", '{"model": "x"}'], "lacks columns"),
+        (["--task", "{not json"], "not JSON"),
+        (["--task", "[1, 2]"], "JSON object"),
+        (["--task", task, "--budget", "1"], "needs --price-per-second"),
+        (["--task", task, "--budget", "1", "--price-per-second", "1"], "cannot predict cost"),
+    ]
+    for extra, message in cases:
+        res = runner.invoke(meta, ["recommend", "--model", str(model), *extra])
+        assert res.exit_code == 2 and message in res.output, (extra, res.output)
+    res = runner.invoke(meta, ["recommend", "--model", str(model), "--task", task])
+    assert res.exit_code == 0, res.output
+    out = json.loads(res.output)
+    assert out["selector"] == "SBS" and out["selected"] == out["ranking"][0]
+    assert out["candidates"][0]["predicted_cost"] is None  # SBS only ranks
+
+
+def test_table_and_selector_errors(csv_path, tmp_path):
+    runner = CliRunner()
+    out = ["--out", str(tmp_path / "m.joblib"), "--no-embeddings"]
+    res = runner.invoke(meta, ["train", *_table_args(csv_path), *out, "--selector", "VBS"])
+    assert res.exit_code == 2 and "must be one of" in res.output and "'VBS'" not in res.output
+    bad_cols = [*_table_args(csv_path)]
+    bad_cols[bad_cols.index("--metric") + 1] = "no_such_column"
+    res = runner.invoke(meta, ["train", *bad_cols, *out])
+    assert res.exit_code == 2 and "no_such_column" in res.output
+    evaluate = ["eval", *_table_args(csv_path), "--json", str(tmp_path / "r.json")]
+    res = runner.invoke(meta, [*evaluate, "--selectors", "SBS,Nope"])
+    assert res.exit_code == 2 and "Nope" in res.output
+    res = runner.invoke(meta, [*evaluate, "--candidate-param", "nope=1"])
+    assert res.exit_code == 2 and "no parameter 'nope'" in res.output
 
 
 def test_eval_via_installed_entry_point(csv_path, tmp_path):

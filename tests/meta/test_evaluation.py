@@ -95,12 +95,101 @@ def test_gap_closed_and_wilcoxon(table):
     assert 0 <= res.summary["VBS"]["wilcoxon_p"] <= 1
 
 
+def _ndcg_by_hand(order, gains, k=3):
+    """The textbook formula the evaluation used before it called scikit-learn."""
+    k = min(k, len(order))
+    disc = 1.0 / np.log2(np.arange(2, k + 2))
+    ideal = (np.sort(gains)[::-1][:k] * disc).sum()
+    return (gains[order[:k]] * disc).sum() / ideal
+
+
 def test_ndcg():
     gains = np.array([1.0, 0.5, 0.25])
     assert ndcg_at_k(np.array([0, 1, 2]), gains) == pytest.approx(1.0)
     worst = ndcg_at_k(np.array([2, 1, 0]), gains)
     assert 0 < worst < 1
     assert ndcg_at_k(np.array([1, 0]), np.array([0.5, 1.0]), k=3) == pytest.approx(1.0)
+    assert ndcg_at_k(np.array([0]), np.array([1.0])) == 1.0  # one method: trivially right
+    rng = np.random.default_rng(0)
+    for n in range(2, 8):
+        gains = rng.uniform(0.05, 1.0, n)
+        gains[rng.integers(n)] = 1.0
+        gains[rng.integers(n)] = gains[rng.integers(n)]  # ties in the gains
+        order = rng.permutation(n)
+        assert ndcg_at_k(order, gains) == pytest.approx(_ndcg_by_hand(order, gains), abs=1e-12)
+    # the ranking served (ties broken by method order) is what is scored, not an average
+    # over tied scores as sklearn.metrics.ndcg_score would do with the raw scores
+    gains = np.array([0.2, 1.0, 0.5])
+    assert ndcg_at_k(np.array([0, 1, 2]), gains) == pytest.approx(
+        _ndcg_by_hand(np.array([0, 1, 2]), gains)
+    )
+
+
+def test_bootstrap_ci_is_the_paired_percentile_bootstrap():
+    from meta.evaluation import bootstrap_ci
+
+    rng = np.random.default_rng(1)
+    a, b = rng.uniform(0.8, 1.0, 50), rng.uniform(0.7, 1.0, 50)
+    # the hand-written version it replaces: one index draw, shared by every selector
+    idx = np.random.default_rng(7).integers(0, 50, size=(300, 50))
+    for v in (a, b):
+        means = v[idx].mean(axis=1)
+        lo, hi = bootstrap_ci(v, 300, random_state=7)
+        assert lo == pytest.approx(np.quantile(means, 0.025), abs=1e-12)
+        assert hi == pytest.approx(np.quantile(means, 0.975), abs=1e-12)
+    assert bootstrap_ci(np.ones(10), 100) == (1.0, 1.0)
+    assert bootstrap_ci(np.array([0.5]), 100) == (0.5, 0.5)
+
+
+def test_oracle_and_candidate_are_not_names(table):
+    """Any ``is_oracle`` selector is fit on the whole table and tops "gap closed"; the
+    candidate is a parameter, whatever the selectors are called."""
+    res = evaluate(
+        table,
+        {
+            "Fixed": FixedOrder(("a", "b", "c")),
+            "Single": SingleBestSelector(),
+            "Truth": OracleSelector(),
+        },
+        featurizer=MetaFeaturizer(use_embeddings=False),
+        group_by="grp",
+        n_bootstrap=20,
+        candidate="Fixed",
+    )
+    assert res.oracles == ["Truth"] and res.single_best == "Single"
+    assert res.summary["Truth"]["normalized_performance"] == 1.0
+    assert res.summary["Truth"]["gap_closed"] == pytest.approx(1.0)
+    assert res.summary["Single"]["gap_closed"] == pytest.approx(0.0)
+    assert res.best_baseline == "Single"  # neither the oracle nor the candidate
+    assert res.summary["Fixed"]["wilcoxon_p"] is not None
+    assert res.to_dict()["candidate"] == "Fixed"
+    assert "p vs Single" in res.to_markdown()
+    # without a candidate, every non-oracle selector is a baseline
+    res = evaluate(
+        table,
+        {"Fixed": FixedOrder(("c", "b", "a")), "Single": SingleBestSelector()},
+        featurizer=MetaFeaturizer(use_embeddings=False),
+        group_by="grp",
+        n_bootstrap=0,
+        candidate=None,
+    )
+    assert res.best_baseline in {"Fixed", "Single"} and res.oracles == []
+    assert res.summary["Single"]["gap_closed"] is None  # no oracle: no gap to close
+
+
+def test_an_oracle_subclass_sees_the_held_out_tasks(table):
+    class Peeking(FixedOrder):
+        is_oracle = True
+
+    FixedOrder.seen = []
+    evaluate(
+        table,
+        {"Peek": Peeking(("a", "b", "c"))},
+        featurizer=MetaFeaturizer(use_embeddings=False),
+        group_by="grp",
+        n_bootstrap=0,
+    )
+    assert all(seen == set(table.task_keys) for seen in FixedOrder.seen)
 
 
 def test_budget_feasibility(table):

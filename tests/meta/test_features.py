@@ -51,3 +51,27 @@ def test_numeric_only_and_frameworks_names(tiny_frame):
     assert np.allclose(X.mean(0), 0, atol=1e-9)  # standardized on the training tasks
     text = f.role_text({"model": "meta-llama/Llama-2-70b-hf", "hardware": "x", "batch": 1}, "model")
     assert "80 layers" in text and "grouped-query attention" in text
+
+
+def test_embedding_projection_is_pca_of_the_training_descriptions(rule_table):
+    """sklearn's PCA spans the same axes as the SVD it replaced (up to each axis' sign,
+    which sklearn fixes); at most ``embedding_components`` of them."""
+    f = MetaFeaturizer(embedder=HashingEmbedder(32), embedding_components=3).fit(rule_table)
+    texts = sorted({f.role_text(t, "model") for t in rule_table.task_dicts()})
+    E = f._embed_cached(texts).astype(np.float64)
+    _, _, vt = np.linalg.svd(E - E.mean(0), full_matrices=False)
+    projected = f._project(f._embed_cached(texts), "model")
+    assert projected.shape == (len(texts), 3)
+    np.testing.assert_allclose(np.abs(projected), np.abs((E - E.mean(0)) @ vt[:3].T), atol=1e-5)
+    assert f.block_slices()["model"].stop - f.block_slices()["model"].start == 3
+    # one distinct description: a single (degenerate) axis, no warning, finite features
+    one = MetaFeaturizer(embedder=HashingEmbedder(8))
+    assert one._pca(E[:1]).n_components_ == 1
+
+
+def test_method_one_hot_ignores_unseen_methods(tiny_frame):
+    t = PerformanceTable.from_frame(tiny_frame, ["model", "hardware", "batch"], "method", "tps")
+    f = MetaFeaturizer(use_embeddings=False).fit(t)
+    M = f.transform_methods(["mid", "brand-new", "fast"])
+    onehot = M[:, -len(t.methods) :]
+    np.testing.assert_array_equal(onehot, [[0, 1, 0], [0, 0, 0], [1, 0, 0]])

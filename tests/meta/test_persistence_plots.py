@@ -46,3 +46,6 @@ def test_plots_are_written(rule_table, tmp_path):
     assert [p.name for p in paths] == ["performance_heatmap.png", "selectors.png"]
     for p in paths:
         assert p.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and p.stat().st_size > 5000
+    # the candidate to highlight is a parameter (default: the evaluation's)
+    again = write_plots(res, tmp_path / "other", candidate="SBS")
+    assert again[1].read_bytes() != paths[1].read_bytes()
