@@ -19,16 +19,22 @@ variable                    meaning                                 default
 ``METAINF_DATABASE_URL``    SQLAlchemy URL of the backend database  SQLite in data dir
 ``METAINF_BACKEND_URL``     the backend's HTTP API (SDK, agents)    ``http://127.0.0.1:8000``
 ``METAINF_THREADS``         BLAS/OpenMP threads of meta-learning    1
+``METAINF_AUDITORS``        auditor addresses, comma-separated:     none
+                            they may read every job's result
+``METAINF_AUTH_WINDOW_S``   accepted clock skew of signed requests  300
+``METAINF_API_PAGE_LIMIT``  most rows one API list page returns     500
 ==========================  ======================================  ======================
 """
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
+from typing import Annotated
 from urllib.parse import urlparse
 
 from pydantic import Field, SecretStr, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 IN_PROCESS = "inprocess"
 ROLES = ("admin", "matcher", "arbiter", "provider", "agent", "client", "auditor")
@@ -54,6 +60,9 @@ class Settings(BaseSettings):
     database_url: str | None = None
     backend_url: str = "http://127.0.0.1:8000"
     threads: int = Field(1, ge=1, le=1024)
+    auditors: Annotated[tuple[str, ...], NoDecode] = ()
+    auth_window_s: int = Field(300, ge=10, le=3600)
+    api_page_limit: int = Field(500, ge=1, le=10_000)
 
     admin_key: SecretStr | None = None
     matcher_key: SecretStr | None = None
@@ -78,6 +87,19 @@ class Settings(BaseSettings):
         if value and urlparse(value).scheme not in ("redis", "rediss"):
             raise ValueError(f"must be a redis:// or rediss:// URL, got {value!r}")
         return value or None
+
+    @field_validator("auditors", mode="before")
+    @classmethod
+    def _auditors(cls, value: object) -> tuple[str, ...]:
+        items = value.split(",") if isinstance(value, str) else list(value or ())
+        out = []
+        for item in (str(i).strip() for i in items):
+            if not item:
+                continue
+            if not re.fullmatch(r"0x[0-9a-fA-F]{40}", item):
+                raise ValueError(f"not an 0x-prefixed 20-byte hex address: {item!r}")
+            out.append(item.lower())
+        return tuple(dict.fromkeys(out))
 
     @field_validator("backend_url")
     @classmethod
