@@ -211,6 +211,43 @@ class ModelVersion(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
+class ExternalCell(Base):
+    """One cell of an imported external performance table (history, not attested).
+
+    Keyed by content ids like attested cells, so both land in the same data set; the
+    data set builder prefers attested measurements of a cell over imported ones.
+    """
+
+    __tablename__ = "external_cells"
+    __table_args__ = (
+        UniqueConstraint(
+            "source", "model_id", "hardware_id", "workload_id", "method_id", name="uq_external"
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    source: Mapped[str] = mapped_column(String(64), index=True)  # "external:<name>"
+    model_id: Mapped[str] = mapped_column(HASH)
+    hardware_id: Mapped[str] = mapped_column(HASH)
+    workload_id: Mapped[str] = mapped_column(HASH)
+    method_id: Mapped[str] = mapped_column(HASH)
+    metrics: Mapped[dict[str, Any]] = mapped_column(JSON)
+    quality: Mapped[dict[str, Any]] = mapped_column(JSON)
+    descriptors: Mapped[dict[str, Any]] = mapped_column(JSON)  # role -> descriptor
+    n_repeats: Mapped[int] = mapped_column(Integer, default=1)
+    imported_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class AuthReplay(Base):
+    """Signed API requests seen recently (keccak of the signed text), shared by every API
+    process so that a replay is refused whichever process it reaches."""
+
+    __tablename__ = "auth_replays"
+
+    digest: Mapped[str] = mapped_column(HASH, primary_key=True)
+    expires_at: Mapped[int] = mapped_column(BigInteger, index=True)
+
+
 @cache
 def engine_for(url: str) -> Engine:
     """One engine per database URL and process (Celery prefork children call this anew)."""
