@@ -8,15 +8,23 @@ is the fast and predictable choice; ``METAINF_THREADS`` raises it.
 
 from __future__ import annotations
 
-import os
 from contextlib import AbstractContextManager, nullcontext
+from functools import cache
 
 _controller = None
 
 
+@cache
+def thread_limit() -> int:
+    """``METAINF_THREADS`` (read once per process; 0 means no limit)."""
+    from protocol.settings import Settings
+
+    return Settings().threads
+
+
 def limited_threads() -> AbstractContextManager:
     global _controller
-    n = int(os.environ.get("METAINF_THREADS", "1"))
+    n = thread_limit()
     if n <= 0:
         return nullcontext()
     if _controller is None:

