@@ -332,17 +332,7 @@ def bench(
             result = tables.merge_results(json.loads(update_path.read_text()), result)
         except (ValueError, KeyError) as exc:
             _die(f"cannot merge into {update_path}: {exc}")
-    if json_out:
-        json_out.parent.mkdir(parents=True, exist_ok=True)
-        json_out.write_text(json.dumps(tables.table_json(result), indent=1) + "\n")
-    if csv_out:
-        tables.write_csv(result.rows, csv_out)
-    if desc_out:
-        tables.write_descriptors(result, desc_out)
-    summary = tables.grid_summary(result)
-    if summary_out:
-        summary_out.parent.mkdir(parents=True, exist_ok=True)
-        summary_out.write_text(json.dumps(summary, indent=1) + "\n")
+    summary = _write_outputs(result, json_out, csv_out, desc_out, summary_out)
     click.echo(
         f"{len(result.rows)} cells ({result.resumed} from the checkpoint), "
         f"{len(result.failures())} failed, {len(result.unavailable)} method/hardware pairs "
@@ -363,6 +353,24 @@ def bench(
         _die(
             f"{len(result.failures())} cells failed, {len(result.unavailable)} methods unavailable (--strict)"
         )
+
+
+def _write_outputs(result, json_out, csv_out, desc_out, summary_out) -> dict:  # noqa: ANN001
+    """Write the requested files of a bench run; returns its summary."""
+    from provider_agent.bench import tables
+
+    if json_out:
+        json_out.parent.mkdir(parents=True, exist_ok=True)
+        json_out.write_text(json.dumps(tables.table_json(result), indent=1) + "\n")
+    if csv_out:
+        tables.write_csv(result.rows, csv_out)
+    if desc_out:
+        tables.write_descriptors(result, desc_out)
+    summary = tables.grid_summary(result)
+    if summary_out:
+        summary_out.parent.mkdir(parents=True, exist_ok=True)
+        summary_out.write_text(json.dumps(summary, indent=1) + "\n")
+    return summary
 
 
 # The on-chain side of the agent (register, attest, run) lives in its own module.
