@@ -32,7 +32,7 @@ const PARAMS = {
 const UINT64_MAX = 2n ** 64n - 1n;
 const HW = ethers.id("hw:nvidia-h100-sxm");
 const HW2 = ethers.id("hw:nvidia-h200");
-const PRICE_PER_SEC = 1_000_000_000n;
+const PRICE_PER_SEC = ETHER / 1000n; // 0.001 ETH per second of compute
 const METADATA = "ipfs://provider-metadata";
 
 // ------------------------------------------------------------------ EIP-712 schema
