@@ -75,7 +75,7 @@ contract AttestationRegistry is PullPayments, EIP712, AccessControlDefaultAdminR
         uint128 reward; // challengers' share of the slash (upheld)
         uint128 settledBond; // bonds already paid back
         uint128 paidReward; // reward already paid out
-        uint128 slashed; // stake taken (upheld)
+        uint128 stakeLocked; // stake the case locked; all of it is taken when upheld
         uint128 lockId; // the registry's stake lock for this case
         bytes32 claimHash; // the attestation digest, or keccak256(abi.encode(batchDigest, leaf))
     }
@@ -160,6 +160,7 @@ contract AttestationRegistry is PullPayments, EIP712, AccessControlDefaultAdminR
     error InvalidShare(uint256 bps);
     error CooldownTooShort(uint256 unstakeCooldown, uint256 challengeWindowPlusSkew);
     error UnexpectedPayment(address from);
+    error SlashMismatch(uint256 expected, uint256 taken);
 
     /// @param admin default admin (two-step transfer, `adminDelay`)
     /// @param adminDelay seconds a default-admin transfer waits
@@ -288,21 +289,23 @@ contract AttestationRegistry is PullPayments, EIP712, AccessControlDefaultAdminR
         Challenge storage c = _openChallenge(challengeId);
         uint256 deadline = uint256(c.openedAt) + rulingPeriod;
         if (block.timestamp > deadline) revert RulingDeadlinePassed(challengeId, deadline);
-        uint256 slashed;
-        uint256 reward;
+        uint256 lockId = c.lockId;
         if (upheld) {
             c.status = ChallengeStatus.Upheld;
-            slashed = registry.release(c.lockId, slashAmount);
-            reward = (slashed * challengerShareBps) / 10_000;
-            c.slashed = uint128(slashed);
+            // The lock holds at most `slashAmount` and is always fully backed: all of it is taken.
+            uint256 slashed = c.stakeLocked;
+            uint256 reward = (slashed * challengerShareBps) / 10_000;
             c.reward = uint128(reward);
             _credit(treasury, slashed - reward);
+            emit ChallengeResolved(challengeId, ChallengeStatus.Upheld, slashed, reward);
+            uint256 taken = registry.slashLock(lockId, slashed);
+            if (taken != slashed) revert SlashMismatch(slashed, taken);
         } else {
             c.status = ChallengeStatus.Rejected;
-            registry.release(c.lockId, 0);
             _credit(c.provider, c.totalBond);
+            emit ChallengeResolved(challengeId, ChallengeStatus.Rejected, 0, 0);
+            registry.releaseLock(lockId);
         }
-        emit ChallengeResolved(challengeId, c.status, slashed, reward);
     }
 
     /// @notice Default ruling once a case's deadline has passed without a ruling: the challenge
@@ -314,8 +317,8 @@ contract AttestationRegistry is PullPayments, EIP712, AccessControlDefaultAdminR
         uint256 deadline = uint256(c.openedAt) + rulingPeriod;
         if (block.timestamp <= deadline) revert RulingDeadlineNotPassed(challengeId, deadline);
         c.status = ChallengeStatus.Expired;
-        registry.release(c.lockId, 0);
         emit ChallengeResolved(challengeId, ChallengeStatus.Expired, 0, 0);
+        registry.releaseLock(c.lockId);
     }
 
     /// @notice Credit a challenger of an upheld or expired case with its bond and (upheld) its
@@ -410,6 +413,8 @@ contract AttestationRegistry is PullPayments, EIP712, AccessControlDefaultAdminR
 
     function _posted(bytes32 digest) private view returns (uint64 posted) {
         posted = postedAt[digest];
+        // 0 is the "never posted" sentinel of a mapping, not a balance: strict equality is intended.
+        // slither-disable-next-line incorrect-equality
         if (posted == 0) revert ClaimNotPosted(digest);
     }
 
@@ -440,13 +445,22 @@ contract AttestationRegistry is PullPayments, EIP712, AccessControlDefaultAdminR
             c.openedAt = uint64(block.timestamp);
             c.status = ChallengeStatus.Open;
             c.claimHash = claimHash;
-            (uint256 lockId, uint256 locked) = registry.reserve(provider, slashAmount, true);
+            c.totalBond = bond;
+            bondOf[id][msg.sender] = bond;
+            // The lock id and amount are only known from the registry. It is the immutable, trusted
+            // ProviderRegistry, `lockStake` makes no external call, and both entry points are nonReentrant.
+            // slither-disable-next-line reentrancy-no-eth
+            (uint256 lockId, uint256 locked) = registry.lockStake(provider, slashAmount, true);
             c.lockId = lockId.toUint128();
+            c.stakeLocked = uint128(locked); // locked <= slashAmount
             emit ChallengeOpened(id, provider, claimHash, locked, block.timestamp + rulingPeriod);
+            emit ChallengerJoined(id, msg.sender, bond, bond, counterReportHash);
+            return id;
         }
-        c.totalBond += bond;
+        uint256 total = c.totalBond + bond;
+        c.totalBond = uint128(total); // bonds are bounded by the ETH supply
         bondOf[id][msg.sender] += bond;
-        emit ChallengerJoined(id, msg.sender, bond, c.totalBond, counterReportHash);
+        emit ChallengerJoined(id, msg.sender, bond, total, counterReportHash);
     }
 
     /// @dev Emits `Attested` for every item and returns keccak256(leaf_0 || ... || leaf_{n-1}).

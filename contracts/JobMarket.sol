@@ -141,6 +141,7 @@ contract JobMarket is PullPayments, AccessControlDefaultAdminRules {
     error ZeroResultHash();
     error UnexpectedPayment(address from);
     error EnforcedPause();
+    error SlashMismatch(uint256 expected, uint256 taken);
 
     /// @param admin default admin (two-step transfer, `adminDelay`)
     /// @param adminDelay seconds a default-admin transfer waits
@@ -263,13 +264,17 @@ contract JobMarket is PullPayments, AccessControlDefaultAdminRules {
         if (block.timestamp <= j.deadline) revert DeadlineNotPassed(j.deadline, block.timestamp);
         j.status = Status.Refunded;
         uint256 amount = j.escrow;
-        if (status == Status.Accepted) {
-            (uint256 slashed, uint256 compensation) = _slashCollateral(j);
-            amount += compensation;
-            emit NonDelivery(jobId, j.provider, slashed, compensation);
+        if (status != Status.Accepted) {
+            _credit(j.client, amount);
+            emit JobRefunded(jobId, j.client, amount);
+            return;
         }
+        (uint256 slashed, uint256 compensation) = _splitSlash(j);
+        amount += compensation;
         _credit(j.client, amount);
+        emit NonDelivery(jobId, j.provider, slashed, compensation);
         emit JobRefunded(jobId, j.client, amount);
+        _slashCollateral(j, slashed);
     }
 
     // ------------------------------------------------------------------ matcher and provider
@@ -315,8 +320,12 @@ contract JobMarket is PullPayments, AccessControlDefaultAdminRules {
         if (block.timestamp > j.deadline) revert DeadlinePassed(j.deadline, block.timestamp);
         uint256 collateral = Math.mulDiv(j.price, collateralBps, 10_000, Math.Rounding.Ceil);
         j.status = Status.Accepted;
-        j.collateral = uint128(collateral);
-        (uint256 lockId,) = registry.reserve(j.provider, collateral, false);
+        j.collateral = collateral.toUint128();
+        // The lock id is only known from the registry: the immutable, trusted ProviderRegistry,
+        // whose `lockStake` makes no external call.
+        // slither-disable-next-line reentrancy-no-eth
+        (uint256 lockId, uint256 locked) = registry.lockStake(j.provider, collateral, false);
+        if (locked != collateral) revert SlashMismatch(collateral, locked); // a strict lock is exact
         j.lockId = lockId.toUint128();
         emit JobAccepted(jobId, j.provider, collateral, lockId);
     }
@@ -344,7 +353,7 @@ contract JobMarket is PullPayments, AccessControlDefaultAdminRules {
         uint256 endsAt = uint256(j.submittedAt) + challengeWindow;
         if (block.timestamp < endsAt) revert ChallengeWindowOpen(endsAt, block.timestamp);
         _settlePaid(jobId, j);
-        registry.release(j.lockId, 0);
+        registry.releaseLock(j.lockId);
     }
 
     /// @notice The arbiter's ruling on a dispute, before `disputedAt + rulingPeriod`.
@@ -355,20 +364,20 @@ contract JobMarket is PullPayments, AccessControlDefaultAdminRules {
         _expect(jobId, j, Status.Disputed);
         uint256 deadline = uint256(j.disputedAt) + rulingPeriod;
         if (block.timestamp > deadline) revert RulingDeadlinePassed(jobId, deadline);
-        uint256 slashed;
-        uint256 compensation;
         if (providerAtFault) {
             j.status = Status.Refunded;
-            (slashed, compensation) = _slashCollateral(j);
+            (uint256 slashed, uint256 compensation) = _splitSlash(j);
             uint256 amount = uint256(j.escrow) + j.disputeBond + compensation;
             _credit(j.client, amount);
             emit JobRefunded(jobId, j.client, amount);
+            emit DisputeResolved(jobId, true, slashed, compensation);
+            _slashCollateral(j, slashed);
         } else {
             _settlePaid(jobId, j);
             _credit(j.provider, j.disputeBond);
-            registry.release(j.lockId, 0);
+            emit DisputeResolved(jobId, false, 0, 0);
+            registry.releaseLock(j.lockId);
         }
-        emit DisputeResolved(jobId, providerAtFault, slashed, compensation);
     }
 
     /// @notice Default ruling once a dispute's ruling deadline has passed (anyone may call):
@@ -382,7 +391,7 @@ contract JobMarket is PullPayments, AccessControlDefaultAdminRules {
         _settlePaid(jobId, j);
         _credit(j.client, j.disputeBond);
         emit DisputeExpired(jobId);
-        registry.release(j.lockId, 0);
+        registry.releaseLock(j.lockId);
     }
 
     // ------------------------------------------------------------------ views
@@ -418,12 +427,18 @@ contract JobMarket is PullPayments, AccessControlDefaultAdminRules {
         }
     }
 
-    /// @dev Slash the job's whole collateral; the client's compensation and the treasury's part
-    /// are split here (the caller credits the client).
-    function _slashCollateral(Job storage j) private returns (uint256 slashed, uint256 compensation) {
-        slashed = registry.release(j.lockId, j.collateral);
+    /// @dev The whole collateral is slashed (a job's lock holds exactly it and is always fully
+    /// backed); credits the treasury's part and returns the client's compensation, which the
+    /// caller credits. The stake itself moves last, in `_slashCollateral`.
+    function _splitSlash(Job storage j) private returns (uint256 slashed, uint256 compensation) {
+        slashed = j.collateral;
         compensation = (slashed * clientCompensationBps) / 10_000;
         _credit(treasury, slashed - compensation);
+    }
+
+    function _slashCollateral(Job storage j, uint256 slashed) private {
+        uint256 taken = registry.slashLock(j.lockId, slashed);
+        if (taken != slashed) revert SlashMismatch(slashed, taken);
     }
 
     function _settlePaid(uint256 jobId, Job storage j) private {

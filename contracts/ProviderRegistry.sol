@@ -125,8 +125,8 @@ contract ProviderRegistry is PullPayments, EIP712, AccessControlDefaultAdminRule
     event MetadataChanged(address indexed provider, string metadataURI);
     event UnstakeRequested(address indexed provider, uint256 amount, uint256 readyAt);
     event UnstakeCompleted(address indexed provider, uint256 amount, uint256 stillPending);
-    event StakeReserved(uint256 indexed lockId, address indexed provider, address indexed owner, uint256 amount);
-    event StakeReleased(uint256 indexed lockId, address indexed provider, uint256 released, uint256 slashed);
+    event StakeLocked(uint256 indexed lockId, address indexed provider, address indexed owner, uint256 amount);
+    event StakeUnlocked(uint256 indexed lockId, address indexed provider, uint256 released, uint256 slashed);
     event Slashed(address indexed provider, address indexed to, uint256 amount, uint256 slashedTotal);
     event ProviderBanned(address indexed provider, uint256 slashedTotal);
 
@@ -148,7 +148,7 @@ contract ProviderRegistry is PullPayments, EIP712, AccessControlDefaultAdminRule
     error InsufficientStake(uint256 requested, uint256 available);
     error UnstakePending(uint256 readyAt);
     error CooldownNotOver(uint256 readyAt, uint256 nowTs);
-    error StakeLocked(uint256 locked, uint256 stake);
+    error UnstakeBlocked(uint256 locked, uint256 stake);
     error NotLockOwner(uint256 lockId, address caller);
     error LockNotOpen(uint256 lockId);
 
@@ -328,7 +328,7 @@ contract ProviderRegistry is PullPayments, EIP712, AccessControlDefaultAdminRule
         if (block.timestamp < p.unstakeReadyAt) revert CooldownNotOver(p.unstakeReadyAt, block.timestamp);
         uint256 locked = _locked(p);
         uint256 shortfall = locked > p.stake ? locked - p.stake : 0;
-        if (shortfall >= pending) revert StakeLocked(locked, p.stake);
+        if (shortfall >= pending) revert UnstakeBlocked(locked, p.stake);
         released = pending - shortfall;
         p.pendingUnstake = uint96(shortfall); // shortfall < pending
         if (shortfall == 0) p.unstakeReadyAt = 0;
@@ -365,14 +365,14 @@ contract ProviderRegistry is PullPayments, EIP712, AccessControlDefaultAdminRule
 
     /// @notice Lock stake for a job or a challenge; the lock belongs to the caller.
     /// With `partialOk` (a challenge: it cannot be refused) the lock takes what is unreserved, up
-    /// to `amount`. Without it (a job the provider accepts) the provider must be active and
-    /// `amount` must be free active stake.
+    /// to `amount`. Without it (a job the provider accepts; stops while paused) the provider must
+    /// be active and `amount` must be free active stake.
     /// @param provider whose stake to lock
     /// @param amount wei at risk
     /// @param partialOk whether to lock less than `amount` when less is available
     /// @return lockId the new lock
     /// @return locked the wei actually locked
-    function reserve(address provider, uint256 amount, bool partialOk)
+    function lockStake(address provider, uint256 amount, bool partialOk)
         external
         onlyMarkets
         returns (uint256 lockId, uint256 locked)
@@ -391,7 +391,14 @@ contract ProviderRegistry is PullPayments, EIP712, AccessControlDefaultAdminRule
         p.reserved += locked.toUint96();
         lockId = ++lockCount;
         _locks[lockId] = StakeLock({provider: provider, open: true, owner: msg.sender, amount: uint96(locked)});
-        emit StakeReserved(lockId, provider, msg.sender, locked);
+        emit StakeLocked(lockId, provider, msg.sender, locked);
+    }
+
+    /// @notice Close a lock the caller opened, without slashing: the stake is free again.
+    /// @param lockId the lock to close
+    function releaseLock(uint256 lockId) external {
+        (address provider, uint256 amount) = _closeLock(lockId);
+        emit StakeUnlocked(lockId, provider, amount, 0);
     }
 
     /// @notice Close a lock the caller opened, slashing up to its amount. The slashed wei are
@@ -399,20 +406,15 @@ contract ProviderRegistry is PullPayments, EIP712, AccessControlDefaultAdminRule
     /// Slashes come from active stake first, then from stake in cooldown. Lifetime slashes
     /// reaching `banThreshold` ban the provider.
     /// @param lockId the lock to close
-    /// @param slashAmount wei to take (capped at the lock's amount)
+    /// @param amount wei to take (capped at the lock's amount)
     /// @return slashed the wei taken and sent to the caller
-    function release(uint256 lockId, uint256 slashAmount) external nonReentrant returns (uint256 slashed) {
-        StakeLock storage l = _locks[lockId];
-        if (l.owner != msg.sender) revert NotLockOwner(lockId, msg.sender);
-        if (!l.open) revert LockNotOpen(lockId);
-        l.open = false;
-        address provider = l.provider;
-        uint256 amount = l.amount;
-        Provider storage p = _providers[provider];
-        p.reserved -= uint96(amount);
-        slashed = slashAmount < amount ? slashAmount : amount;
-        emit StakeReleased(lockId, provider, amount - slashed, slashed);
+    function slashLock(uint256 lockId, uint256 amount) external nonReentrant returns (uint256 slashed) {
+        (address provider, uint256 lockedAmount) = _closeLock(lockId);
+        slashed = amount < lockedAmount ? amount : lockedAmount;
+        emit StakeUnlocked(lockId, provider, lockedAmount - slashed, slashed);
         if (slashed == 0) return 0;
+        Provider storage p = _providers[provider];
+        // every open lock is backed: reserved <= stake + pendingUnstake, and this lock was part of it
         uint256 fromStake = slashed < p.stake ? slashed : p.stake;
         p.stake -= uint96(fromStake);
         p.pendingUnstake -= uint96(slashed - fromStake);
@@ -423,6 +425,7 @@ contract ProviderRegistry is PullPayments, EIP712, AccessControlDefaultAdminRule
             p.banned = true;
             emit ProviderBanned(provider, total);
         }
+        // The lock's owner is one of the two market contracts fixed in `connectMarkets`.
         (bool ok,) = msg.sender.call{value: slashed}("");
         if (!ok) revert TransferFailed(msg.sender, slashed);
     }
@@ -568,6 +571,17 @@ contract ProviderRegistry is PullPayments, EIP712, AccessControlDefaultAdminRule
         h.registered = true;
         h.pricePerSecond = pricePerSecond;
         emit HardwareAdded(msg.sender, hardwareId, pricePerSecond);
+    }
+
+    /// @dev Close an open lock owned by the caller and free its amount.
+    function _closeLock(uint256 lockId) private returns (address provider, uint256 amount) {
+        StakeLock storage l = _locks[lockId];
+        if (l.owner != msg.sender) revert NotLockOwner(lockId, msg.sender);
+        if (!l.open) revert LockNotOpen(lockId);
+        l.open = false;
+        provider = l.provider;
+        amount = l.amount;
+        _providers[provider].reserved -= uint96(amount);
     }
 
     function _locked(Provider storage p) private view returns (uint256) {

@@ -275,7 +275,7 @@ describe("AttestationRegistry", function () {
       const { attest, registry, market, provider, agent } = await loadFixture(registeredFixture);
       // the job market locks 1.6 of the 2 ETH (as for an accepted job): 0.4 < 0.5 stays free
       const asMarket = await impersonate(await market.getAddress());
-      await registry.connect(asMarket).reserve(provider.address, (16n * ETHER) / 10n, false);
+      await registry.connect(asMarket).lockStake(provider.address, (16n * ETHER) / 10n, false);
       const a = makeAttestation(provider.address, 1, await time.latest());
       await expect(attest.attest(a, await signAttestation(agent, attest, a)))
         .to.be.revertedWithCustomError(registry, "InsufficientStake")
@@ -352,8 +352,8 @@ describe("AttestationRegistry", function () {
     it("reverts ProviderIsBanned for a banned provider", async function () {
       const { attest, registry, market, provider, agent } = await loadFixture(registeredFixture);
       const asMarket = await impersonate(await market.getAddress());
-      await registry.connect(asMarket).reserve(provider.address, PARAMS.banThreshold, true);
-      await registry.connect(asMarket).release(1, PARAMS.banThreshold);
+      await registry.connect(asMarket).lockStake(provider.address, PARAMS.banThreshold, true);
+      await registry.connect(asMarket).slashLock(1, PARAMS.banThreshold);
       await registry.connect(provider).addStake({ value: 5n * ETHER });
       const a = makeAttestation(provider.address, 1, await time.latest());
       await expect(attest.attest(a, await signAttestation(agent, attest, a)))
@@ -598,7 +598,7 @@ describe("AttestationRegistry", function () {
       await expect(tx).to.emit(attest, "ChallengerJoined").withArgs(1, challenger.address, bond, bond, COUNTER);
       await expect(tx).to.changeEtherBalances([challenger, attest], [-bond, bond]);
       await expect(tx)
-        .to.emit(registry, "StakeReserved")
+        .to.emit(registry, "StakeLocked")
         .withArgs(1, provider.address, await attest.getAddress(), PARAMS.attestationSlash);
       expect((await registry.getProvider(provider.address)).reserved).to.equal(PARAMS.attestationSlash);
       const c = await attest.getChallenge(1);
@@ -648,7 +648,7 @@ describe("AttestationRegistry", function () {
         .to.emit(attest, "ChallengerJoined")
         .withArgs(1, other.address, ETHER, ETHER + PARAMS.minChallengeBond, ethers.id("x"));
       await expect(tx).to.not.emit(attest, "ChallengeOpened");
-      await expect(tx).to.not.emit(registry, "StakeReserved");
+      await expect(tx).to.not.emit(registry, "StakeLocked");
       // the same challenger may add to its bond
       await attest.connect(challenger).challengeAttestation(a, COUNTER, { value: PARAMS.minChallengeBond });
       expect(await attest.bondOf(1, challenger.address)).to.equal(2n * PARAMS.minChallengeBond);
@@ -672,8 +672,8 @@ describe("AttestationRegistry", function () {
       const { attest, registry, market, provider, challenger, newAgent, a, digest } = await loadFixture(attestedFixture);
       await rotateAgent(registry, provider, newAgent);
       const asMarket = await impersonate(await market.getAddress());
-      await registry.connect(asMarket).reserve(provider.address, PARAMS.banThreshold, true);
-      await registry.connect(asMarket).release(1, PARAMS.banThreshold);
+      await registry.connect(asMarket).lockStake(provider.address, PARAMS.banThreshold, true);
+      await registry.connect(asMarket).slashLock(1, PARAMS.banThreshold);
       expect((await registry.getProvider(provider.address)).banned).to.equal(true);
       const t = await pinNextTimestamp();
       await expect(attest.connect(challenger).challengeAttestation(a, COUNTER, { value: PARAMS.minChallengeBond }))
@@ -831,7 +831,7 @@ describe("AttestationRegistry", function () {
       const reward = (total * BigInt(PARAMS.challengerShareBps)) / 10_000n;
       const tx = attest.connect(arbiter).resolveChallenge(1, true);
       await expect(tx).to.emit(attest, "ChallengeResolved").withArgs(1, STATUS.Upheld, total, reward);
-      await expect(tx).to.emit(registry, "StakeReleased").withArgs(1, provider.address, 0, total);
+      await expect(tx).to.emit(registry, "StakeUnlocked").withArgs(1, provider.address, 0, total);
       await expect(tx).to.emit(registry, "Slashed").withArgs(provider.address, attestAddr, total, total);
       await expect(tx).to.changeEtherBalances([registry, attest], [-total, total]);
       expect(await attest.withdrawable(treasury.address)).to.equal(total - reward);
@@ -844,7 +844,7 @@ describe("AttestationRegistry", function () {
       expect(await registry.isActive(provider.address)).to.equal(true);
       const c = await attest.getChallenge(1);
       expect(c.status).to.equal(STATUS.Upheld);
-      expect(c.slashed).to.equal(total);
+      expect(c.stakeLocked).to.equal(total);
       expect(c.reward).to.equal(reward);
       // the challenger settles: bond + the whole reward
       await expect(attest.settleChallenger(1, challenger.address))
@@ -880,7 +880,7 @@ describe("AttestationRegistry", function () {
       const { attest, registry, market, arbiter, provider, challenger, a } = await loadFixture(attestedFixture);
       // the job market holds locks on all but 0.3 ETH of the 2 ETH
       const asMarket = await impersonate(await market.getAddress());
-      await registry.connect(asMarket).reserve(provider.address, (17n * ETHER) / 10n, true);
+      await registry.connect(asMarket).lockStake(provider.address, (17n * ETHER) / 10n, true);
       await attest.connect(challenger).challengeAttestation(a, COUNTER, { value: PARAMS.minChallengeBond });
       const locked = (3n * ETHER) / 10n;
       expect((await registry.getLock(2)).amount).to.equal(locked);
@@ -914,7 +914,7 @@ describe("AttestationRegistry", function () {
       const tx = attest.connect(arbiter).resolveChallenge(1, false);
       await expect(tx).to.emit(attest, "ChallengeResolved").withArgs(1, STATUS.Rejected, 0, 0);
       await expect(tx).to.not.emit(registry, "Slashed");
-      await expect(tx).to.emit(registry, "StakeReleased").withArgs(1, provider.address, PARAMS.attestationSlash, 0);
+      await expect(tx).to.emit(registry, "StakeUnlocked").withArgs(1, provider.address, PARAMS.attestationSlash, 0);
       expect((await registry.getProvider(provider.address)).reserved).to.equal(0n);
       expect(await attest.withdrawable(provider.address)).to.equal(PARAMS.minChallengeBond);
       expect((await attest.getChallenge(1)).status).to.equal(STATUS.Rejected);
@@ -979,7 +979,7 @@ describe("AttestationRegistry", function () {
         .withArgs(1, deadline);
       const tx = attest.connect(other).settleExpiredChallenge(1);
       await expect(tx).to.emit(attest, "ChallengeResolved").withArgs(1, STATUS.Expired, 0, 0);
-      await expect(tx).to.emit(registry, "StakeReleased").withArgs(1, provider.address, PARAMS.attestationSlash, 0);
+      await expect(tx).to.emit(registry, "StakeUnlocked").withArgs(1, provider.address, PARAMS.attestationSlash, 0);
       await expect(tx).to.not.emit(registry, "Slashed");
       await attest.settleChallenger(1, challenger.address);
       await attest.settleChallenger(1, other.address);

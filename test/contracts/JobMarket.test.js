@@ -356,7 +356,7 @@ describe("JobMarket", function () {
       const tx = market.connect(agent).acceptJob(jobId);
       await expect(tx).to.emit(market, "JobAccepted").withArgs(jobId, provider.address, COLLATERAL, 1);
       await expect(tx)
-        .to.emit(registry, "StakeReserved")
+        .to.emit(registry, "StakeLocked")
         .withArgs(1, provider.address, await market.getAddress(), COLLATERAL);
       const j = await market.getJob(jobId);
       expect(j.status).to.equal(S.Accepted);
@@ -462,7 +462,7 @@ describe("JobMarket", function () {
       await expect(tx)
         .to.emit(market, "JobFinalized")
         .withArgs(jobId, provider.address, PRICE - FEE, FEE, ESCROW - PRICE);
-      await expect(tx).to.emit(registry, "StakeReleased").withArgs(1, provider.address, COLLATERAL, 0);
+      await expect(tx).to.emit(registry, "StakeUnlocked").withArgs(1, provider.address, COLLATERAL, 0);
       await expect(tx).to.changeEtherBalance(market, 0);
       expect(await market.withdrawable(provider.address)).to.equal(PRICE - FEE);
       expect(await market.withdrawable(treasury.address)).to.equal(FEE);
@@ -585,7 +585,7 @@ describe("JobMarket", function () {
         .withArgs(jobId, provider.address, PRICE - FEE, FEE, ESCROW - PRICE);
       await expect(tx).to.emit(market, "DisputeResolved").withArgs(jobId, false, 0, 0);
       await expect(tx).to.not.emit(registry, "Slashed");
-      await expect(tx).to.emit(registry, "StakeReleased").withArgs(1, provider.address, COLLATERAL, 0);
+      await expect(tx).to.emit(registry, "StakeUnlocked").withArgs(1, provider.address, COLLATERAL, 0);
       expect(await market.withdrawable(provider.address)).to.equal(PRICE - FEE + BOND);
       expect(await market.withdrawable(treasury.address)).to.equal(FEE);
       expect(await market.withdrawable(client.address)).to.equal(ESCROW - PRICE);
@@ -618,7 +618,7 @@ describe("JobMarket", function () {
       await expect(tx)
         .to.emit(market, "JobFinalized")
         .withArgs(jobId, provider.address, PRICE - FEE, FEE, ESCROW - PRICE);
-      await expect(tx).to.emit(registry, "StakeReleased").withArgs(1, provider.address, COLLATERAL, 0);
+      await expect(tx).to.emit(registry, "StakeUnlocked").withArgs(1, provider.address, COLLATERAL, 0);
       expect(await market.withdrawable(client.address)).to.equal(ESCROW - PRICE + BOND);
       expect(await market.withdrawable(provider.address)).to.equal(PRICE - FEE);
       expect(await market.withdrawable(treasury.address)).to.equal(FEE);

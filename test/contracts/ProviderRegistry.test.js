@@ -397,7 +397,7 @@ describe("ProviderRegistry", function () {
 
     it("locked stake (open locks) cannot be moved into cooldown", async function () {
       const { registry, provider, asMarket } = await loadFixture(marketsFixture);
-      await registry.connect(asMarket).reserve(provider.address, (3n * ETHER) / 2n, false);
+      await registry.connect(asMarket).lockStake(provider.address, (3n * ETHER) / 2n, false);
       expect(await registry.lockedStake(provider.address)).to.equal((3n * ETHER) / 2n);
       expect(await registry.freeStake(provider.address)).to.equal(ETHER / 2n);
       await expect(registry.connect(provider).requestUnstake(ETHER))
@@ -446,10 +446,10 @@ describe("ProviderRegistry", function () {
 
     it("after a slash leaves active stake short of the locks, cooldown stake leaves only beyond the shortfall", async function () {
       const { registry, provider, asMarket, asAttest } = await loadFixture(marketsFixture);
-      await registry.connect(asMarket).reserve(provider.address, ETHER, false); // lock 1: 1.0
+      await registry.connect(asMarket).lockStake(provider.address, ETHER, false); // lock 1: 1.0
       const t = await pinNextTimestamp();
       await registry.connect(provider).requestUnstake(ETHER); // stake 1.0 (locked), pending 1.0
-      await registry.connect(asAttest).reserve(provider.address, ETHER / 2n, true); // lock 2 dips into pending
+      await registry.connect(asAttest).lockStake(provider.address, ETHER / 2n, true); // lock 2 dips into pending
       expect((await registry.getProvider(provider.address)).reserved).to.equal((3n * ETHER) / 2n);
       await time.setNextBlockTimestamp(t + PARAMS.unstakeCooldown);
       await expect(registry.connect(provider).completeUnstake())
@@ -459,14 +459,14 @@ describe("ProviderRegistry", function () {
       expect(p.pendingUnstake).to.equal(ETHER / 2n);
       expect(p.unstakeReadyAt).to.not.equal(0n);
       await expect(registry.connect(provider).completeUnstake())
-        .to.be.revertedWithCustomError(registry, "StakeLocked")
+        .to.be.revertedWithCustomError(registry, "UnstakeBlocked")
         .withArgs((3n * ETHER) / 2n, ETHER);
       // lock 2 is slashed in full (from active stake first): the shortfall is still needed by lock 1
-      await registry.connect(asAttest).release(2, ETHER / 2n);
+      await registry.connect(asAttest).slashLock(2, ETHER / 2n);
       p = await registry.getProvider(provider.address);
       expect([p.stake, p.pendingUnstake, p.reserved]).to.deep.equal([ETHER / 2n, ETHER / 2n, ETHER]);
-      await expect(registry.connect(provider).completeUnstake()).to.be.revertedWithCustomError(registry, "StakeLocked");
-      await registry.connect(asMarket).release(1, 0);
+      await expect(registry.connect(provider).completeUnstake()).to.be.revertedWithCustomError(registry, "UnstakeBlocked");
+      await registry.connect(asMarket).releaseLock(1);
       await expect(registry.connect(provider).completeUnstake())
         .to.emit(registry, "UnstakeCompleted")
         .withArgs(provider.address, ETHER / 2n, 0);
@@ -474,10 +474,10 @@ describe("ProviderRegistry", function () {
   });
 
   describe("stake locks", function () {
-    it("only the two connected market contracts may reserve; only the attestation registry may note attestations", async function () {
+    it("only the two connected market contracts may lock stake; only the attestation registry may note attestations", async function () {
       const { registry, admin, provider, other, asMarket } = await loadFixture(marketsFixture);
       for (const who of [admin, provider, other]) {
-        await expect(registry.connect(who).reserve(provider.address, 1n, true))
+        await expect(registry.connect(who).lockStake(provider.address, 1n, true))
           .to.be.revertedWithCustomError(registry, "NotMarketContract")
           .withArgs(who.address);
       }
@@ -486,74 +486,74 @@ describe("ProviderRegistry", function () {
         .withArgs(asMarket.address);
     });
 
-    it("reserve: strict locks need free active stake of an active provider; partial locks take what is unreserved", async function () {
+    it("lockStake: strict locks need free active stake of an active provider; partial locks take what is unreserved", async function () {
       const { registry, admin, provider, asMarket, asAttest } = await loadFixture(marketsFixture);
-      await expect(registry.connect(asMarket).reserve(provider.address, 2n * ETHER + 1n, false))
+      await expect(registry.connect(asMarket).lockStake(provider.address, 2n * ETHER + 1n, false))
         .to.be.revertedWithCustomError(registry, "InsufficientStake")
         .withArgs(2n * ETHER + 1n, 2n * ETHER);
-      await expect(registry.connect(asMarket).reserve(provider.address, (3n * ETHER) / 2n, false))
-        .to.emit(registry, "StakeReserved")
+      await expect(registry.connect(asMarket).lockStake(provider.address, (3n * ETHER) / 2n, false))
+        .to.emit(registry, "StakeLocked")
         .withArgs(1, provider.address, asMarket.address, (3n * ETHER) / 2n);
-      expect(await registry.connect(asAttest).reserve.staticCall(provider.address, ETHER, true)).to.deep.equal([
+      expect(await registry.connect(asAttest).lockStake.staticCall(provider.address, ETHER, true)).to.deep.equal([
         2n,
         ETHER / 2n,
       ]);
-      await registry.connect(asAttest).reserve(provider.address, ETHER, true);
+      await registry.connect(asAttest).lockStake(provider.address, ETHER, true);
       const l = await registry.getLock(2);
       expect([l.provider, l.open, l.owner, l.amount]).to.deep.equal([provider.address, true, asAttest.address, ETHER / 2n]);
       expect(await registry.lockCount()).to.equal(2n);
       // nothing left: a partial lock of 0, a strict lock reverts
-      await expect(registry.connect(asAttest).reserve(provider.address, ETHER, true))
-        .to.emit(registry, "StakeReserved")
+      await expect(registry.connect(asAttest).lockStake(provider.address, ETHER, true))
+        .to.emit(registry, "StakeLocked")
         .withArgs(3, provider.address, asAttest.address, 0);
-      await expect(registry.connect(asMarket).reserve(provider.address, 1n, false))
+      await expect(registry.connect(asMarket).lockStake(provider.address, 1n, false))
         .to.be.revertedWithCustomError(registry, "InsufficientStake")
         .withArgs(1n, 0n);
       // strict locks stop while paused, partial ones (challenges) do not
       await registry.connect(admin).pause();
-      await expect(registry.connect(asMarket).reserve(provider.address, 0n, false)).to.be.revertedWithCustomError(
+      await expect(registry.connect(asMarket).lockStake(provider.address, 0n, false)).to.be.revertedWithCustomError(
         registry,
         "EnforcedPause",
       );
-      await expect(registry.connect(asAttest).reserve(provider.address, 0n, true)).to.emit(registry, "StakeReserved");
+      await expect(registry.connect(asAttest).lockStake(provider.address, 0n, true)).to.emit(registry, "StakeLocked");
     });
 
     it("reverts NotRegistered, StakeBelowMinimum and ProviderIsBanned as applicable", async function () {
       const { registry, provider, other, asMarket } = await loadFixture(marketsFixture);
-      await expect(registry.connect(asMarket).reserve(other.address, 1n, true))
+      await expect(registry.connect(asMarket).lockStake(other.address, 1n, true))
         .to.be.revertedWithCustomError(registry, "NotRegistered")
         .withArgs(other.address);
       await registry.connect(provider).requestUnstake(ETHER + 1n);
-      await expect(registry.connect(asMarket).reserve(provider.address, 1n, false))
+      await expect(registry.connect(asMarket).lockStake(provider.address, 1n, false))
         .to.be.revertedWithCustomError(registry, "StakeBelowMinimum")
         .withArgs(ETHER - 1n, PARAMS.minStake);
-      await registry.connect(asMarket).reserve(provider.address, PARAMS.banThreshold, true);
-      await registry.connect(asMarket).release(1, PARAMS.banThreshold);
+      await registry.connect(asMarket).lockStake(provider.address, PARAMS.banThreshold, true);
+      await registry.connect(asMarket).slashLock(1, PARAMS.banThreshold);
       await registry.connect(provider).addStake({ value: 3n * ETHER });
-      await expect(registry.connect(asMarket).reserve(provider.address, 1n, false))
+      await expect(registry.connect(asMarket).lockStake(provider.address, 1n, false))
         .to.be.revertedWithCustomError(registry, "ProviderIsBanned")
         .withArgs(provider.address);
     });
 
-    it("release: only the lock's owner, once; the slash is capped at the lock and sent to the owner", async function () {
+    it("releaseLock / slashLock: only the lock's owner, once; the slash is capped at the lock and sent to the owner", async function () {
       const { registry, market, provider, other, asMarket, asAttest } = await loadFixture(marketsFixture);
-      await registry.connect(asMarket).reserve(provider.address, ETHER / 4n, false);
+      await registry.connect(asMarket).lockStake(provider.address, ETHER / 4n, false);
       for (const who of [asAttest, other]) {
-        await expect(registry.connect(who).release(1, 0))
+        await expect(registry.connect(who).releaseLock(1))
           .to.be.revertedWithCustomError(registry, "NotLockOwner")
           .withArgs(1, who.address);
       }
-      await expect(registry.connect(other).release(99, 0))
+      await expect(registry.connect(other).releaseLock(99))
         .to.be.revertedWithCustomError(registry, "NotLockOwner")
         .withArgs(99, other.address);
-      const tx = registry.connect(asMarket).release(1, ETHER);
-      await expect(tx).to.emit(registry, "StakeReleased").withArgs(1, provider.address, 0, ETHER / 4n);
+      const tx = registry.connect(asMarket).slashLock(1, ETHER);
+      await expect(tx).to.emit(registry, "StakeUnlocked").withArgs(1, provider.address, 0, ETHER / 4n);
       await expect(tx)
         .to.emit(registry, "Slashed")
         .withArgs(provider.address, asMarket.address, ETHER / 4n, ETHER / 4n);
       await expect(tx).to.changeEtherBalances([registry, market], [-(ETHER / 4n), ETHER / 4n]);
       expect((await registry.getLock(1)).open).to.equal(false);
-      await expect(registry.connect(asMarket).release(1, 0))
+      await expect(registry.connect(asMarket).releaseLock(1))
         .to.be.revertedWithCustomError(registry, "LockNotOpen")
         .withArgs(1);
       const p = await registry.getProvider(provider.address);
@@ -565,21 +565,21 @@ describe("ProviderRegistry", function () {
       ]);
     });
 
-    it("release takes active stake first, then stake in cooldown", async function () {
+    it("slashLock takes active stake first, then stake in cooldown", async function () {
       const { registry, provider, asAttest } = await loadFixture(marketsFixture);
       await registry.connect(provider).requestUnstake((19n * ETHER) / 10n); // 0.1 active, 1.9 pending
-      await registry.connect(asAttest).reserve(provider.address, ETHER / 2n, true);
-      await registry.connect(asAttest).release(1, ETHER / 2n);
+      await registry.connect(asAttest).lockStake(provider.address, ETHER / 2n, true);
+      await registry.connect(asAttest).slashLock(1, ETHER / 2n);
       const p = await registry.getProvider(provider.address);
       expect(p.stake).to.equal(0n);
       expect(p.pendingUnstake).to.equal((19n * ETHER) / 10n - (4n * ETHER) / 10n);
     });
 
-    it("a release without slash sends nothing and bans nobody", async function () {
+    it("releaseLock sends nothing and bans nobody", async function () {
       const { registry, provider, asMarket } = await loadFixture(marketsFixture);
-      await registry.connect(asMarket).reserve(provider.address, ETHER, false);
-      const tx = registry.connect(asMarket).release(1, 0);
-      await expect(tx).to.emit(registry, "StakeReleased").withArgs(1, provider.address, ETHER, 0);
+      await registry.connect(asMarket).lockStake(provider.address, ETHER, false);
+      const tx = registry.connect(asMarket).releaseLock(1);
+      await expect(tx).to.emit(registry, "StakeUnlocked").withArgs(1, provider.address, ETHER, 0);
       await expect(tx).to.not.emit(registry, "Slashed");
       await expect(tx).to.changeEtherBalance(registry, 0);
       expect(await registry.freeStake(provider.address)).to.equal(2n * ETHER);
@@ -587,11 +587,11 @@ describe("ProviderRegistry", function () {
 
     it("lifetime slashes reaching banThreshold ban the provider; it can still recover what is left", async function () {
       const { registry, provider, asMarket } = await loadFixture(marketsFixture);
-      await registry.connect(asMarket).reserve(provider.address, ETHER, false);
-      await registry.connect(asMarket).release(1, PARAMS.banThreshold - 1n);
+      await registry.connect(asMarket).lockStake(provider.address, ETHER, false);
+      await registry.connect(asMarket).slashLock(1, PARAMS.banThreshold - 1n);
       expect((await registry.getProvider(provider.address)).banned).to.equal(false);
-      await registry.connect(asMarket).reserve(provider.address, ETHER / 2n, false);
-      await expect(registry.connect(asMarket).release(2, 1n))
+      await registry.connect(asMarket).lockStake(provider.address, ETHER / 2n, false);
+      await expect(registry.connect(asMarket).slashLock(2, 1n))
         .to.emit(registry, "ProviderBanned")
         .withArgs(provider.address, PARAMS.banThreshold);
       expect(await registry.isActive(provider.address)).to.equal(false);
@@ -685,12 +685,12 @@ describe("ProviderRegistry", function () {
       await check();
       const t = await pinNextTimestamp();
       await registry.connect(provider).requestUnstake(ETHER);
-      await registry.connect(asMarket).reserve(provider2.address, ETHER, false);
-      await registry.connect(asAttest).reserve(provider.address, ETHER, true);
+      await registry.connect(asMarket).lockStake(provider2.address, ETHER, false);
+      await registry.connect(asAttest).lockStake(provider.address, ETHER, true);
       await check();
-      await registry.connect(asMarket).release(1, ETHER / 3n);
+      await registry.connect(asMarket).slashLock(1, ETHER / 3n);
       sent += ETHER / 3n;
-      await registry.connect(asAttest).release(2, ETHER);
+      await registry.connect(asAttest).slashLock(2, ETHER);
       sent += ETHER;
       await check();
       await time.setNextBlockTimestamp(t + PARAMS.unstakeCooldown);
