@@ -99,6 +99,12 @@ contract AttestationRegistry is PullPayments, EIP712, AccessControlDefaultAdminR
         "AttestationBatch(address provider,bytes32 root,uint64 count,uint64 nonce,uint64 timestamp)"
     );
 
+    /// @dev topic0 of `Attested` (`Attested.selector`, spelled out for tools that do not support
+    /// event selectors; a test checks it against the event).
+    bytes32 private constant ATTESTED_TOPIC = keccak256(
+        "Attested(address,(bytes32,bytes32,bytes32,bytes32,uint64,uint64,uint64,uint64,bytes32),uint64,uint64)"
+    );
+
     /// @notice Most items in one batch.
     uint256 public constant MAX_BATCH = 256;
 
@@ -476,7 +482,7 @@ contract AttestationRegistry is PullPayments, EIP712, AccessControlDefaultAdminR
     {
         bool badMetric;
         bool mixed;
-        bytes32 topic = Attested.selector;
+        bytes32 topic = ATTESTED_TOPIC;
         bytes32 typehash = MEASUREMENT_TYPEHASH;
         address provider = h.provider;
         uint256 nonce = h.nonce;
