@@ -463,8 +463,8 @@ contract AttestationRegistry is PullPayments, EIP712, AccessControlDefaultAdminR
             emit ChallengerJoined(id, msg.sender, bond, bond, counterReportHash);
             return id;
         }
-        uint256 total = c.totalBond + bond;
-        c.totalBond = uint128(total); // bonds are bounded by the ETH supply
+        uint256 total = uint256(c.totalBond) + bond;
+        c.totalBond = total.toUint128();
         bondOf[id][msg.sender] += bond;
         emit ChallengerJoined(id, msg.sender, bond, total, counterReportHash);
     }

@@ -141,6 +141,7 @@ contract JobMarket is PullPayments, AccessControlDefaultAdminRules {
     error ZeroResultHash();
     error UnexpectedPayment(address from);
     error EnforcedPause();
+    error OfferMismatch(uint256 jobId);
     error SlashMismatch(uint256 expected, uint256 taken);
 
     /// @param admin default admin (two-step transfer, `adminDelay`)
@@ -309,15 +310,19 @@ contract JobMarket is PullPayments, AccessControlDefaultAdminRules {
         emit JobAssigned(jobId, provider, hardwareId, methodId, price);
     }
 
-    /// @notice The assigned provider (or its agent key) takes the job at the offered price;
-    /// `collateralBps` of the price is locked from its free stake until the job settles
-    /// (reverts while the market is paused).
+    /// @notice The assigned provider (or its agent key) takes the job on exactly the offered
+    /// terms (so a re-offer racing the acceptance cannot change them); `collateralBps` of the
+    /// price is locked from its free stake until the job settles (reverts while paused).
     /// @param jobId an Assigned job offered to the caller's provider
-    function acceptJob(uint256 jobId) external {
+    /// @param hardwareId the hardware profile of the offer
+    /// @param methodId the acceleration method of the offer
+    /// @param price the price of the offer, wei
+    function acceptJob(uint256 jobId, bytes32 hardwareId, bytes32 methodId, uint128 price) external {
         Job storage j = _job(jobId);
         _expect(jobId, j, Status.Assigned);
         _onlyProvider(j);
         if (block.timestamp > j.deadline) revert DeadlinePassed(j.deadline, block.timestamp);
+        if (hardwareId != j.hardwareId || methodId != j.methodId || price != j.price) revert OfferMismatch(jobId);
         uint256 collateral = Math.mulDiv(j.price, collateralBps, 10_000, Math.Rounding.Ceil);
         j.status = Status.Accepted;
         j.collateral = collateral.toUint128();

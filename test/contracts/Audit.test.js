@@ -25,6 +25,7 @@ const {
   deployMarket,
   impersonate,
   pinNextTimestamp,
+  acceptOffer,
 } = require("./fixtures");
 
 const COUNTER = ethers.id("counter-report");
@@ -60,7 +61,7 @@ async function acceptedFixture() {
   const f = await registeredFixture();
   const { jobId, deadline } = await createJob(f);
   await f.market.connect(f.matcher).assignJob(jobId, f.provider.address, HW, METHOD, PRICE);
-  await f.market.connect(f.agent).acceptJob(jobId);
+  await acceptOffer(f.market.connect(f.agent), jobId);
   return { ...f, jobId, deadline };
 }
 
@@ -349,7 +350,7 @@ describe("Audit findings (issue 9)", function () {
       const { market, registry, matcher, arbiter, provider, agent, client } = f;
       const { jobId } = await createJob(f, { deadline: (await time.latest()) + 30 * DAY });
       await market.connect(matcher).assignJob(jobId, provider.address, HW, METHOD, PRICE);
-      await market.connect(agent).acceptJob(jobId);
+      await acceptOffer(market.connect(agent), jobId);
       await expect(registry.connect(provider).requestUnstake(2n * ETHER))
         .to.be.revertedWithCustomError(registry, "InsufficientStake")
         .withArgs(2n * ETHER, 2n * ETHER - PRICE);
@@ -456,7 +457,7 @@ describe("Audit findings (issue 9)", function () {
       const { market, registry, matcher, arbiter, provider, client } = f;
       const { jobId } = await createJob(f, { escrow: 1n });
       await market.connect(matcher).assignJob(jobId, provider.address, HW, METHOD, 1n);
-      await market.connect(provider).acceptJob(jobId);
+      await acceptOffer(market.connect(provider), jobId);
       await market.connect(provider).submitResult(jobId, RESULT);
       await market.connect(client).dispute(jobId, { value: BOND });
       await expect(market.connect(arbiter).resolveDispute(jobId, true))

@@ -15,6 +15,7 @@ const {
   pinNextTimestamp,
   impersonate,
   gasCost,
+  acceptOffer,
 } = require("./fixtures");
 
 const S = {
@@ -63,7 +64,7 @@ async function assignedFixture() {
 /** assignedFixture + accepted by the agent key (collateral locked as lock 1). */
 async function acceptedFixture() {
   const f = await assignedFixture();
-  await f.market.connect(f.agent).acceptJob(f.jobId);
+  await acceptOffer(f.market.connect(f.agent), f.jobId);
   return f;
 }
 
@@ -222,7 +223,7 @@ describe("JobMarket", function () {
     it("cancels a job offered but not yet accepted; the provider can no longer accept it", async function () {
       const { market, client, agent, jobId } = await loadFixture(assignedFixture);
       await expect(market.connect(client).cancelJob(jobId)).to.emit(market, "JobCancelled");
-      await expect(market.connect(agent).acceptJob(jobId))
+      await expect(acceptOffer(market.connect(agent), jobId))
         .to.be.revertedWithCustomError(market, "WrongStatus")
         .withArgs(jobId, S.Cancelled, S.Assigned);
     });
@@ -353,7 +354,7 @@ describe("JobMarket", function () {
   describe("acceptJob", function () {
     it("the provider or its agent accepts: collateral is locked from free stake, JobAccepted", async function () {
       const { market, registry, provider, agent, jobId } = await loadFixture(assignedFixture);
-      const tx = market.connect(agent).acceptJob(jobId);
+      const tx = acceptOffer(market.connect(agent), jobId);
       await expect(tx).to.emit(market, "JobAccepted").withArgs(jobId, provider.address, COLLATERAL, 1);
       await expect(tx)
         .to.emit(registry, "StakeLocked")
@@ -369,31 +370,48 @@ describe("JobMarket", function () {
       const { market, registry, client, provider, provider2, agent2, jobId } = await loadFixture(assignedFixture);
       await registerProvider(registry, provider2, agent2);
       for (const who of [client, provider2, agent2]) {
-        await expect(market.connect(who).acceptJob(jobId))
+        await expect(acceptOffer(market.connect(who), jobId))
           .to.be.revertedWithCustomError(market, "NotAssignedProvider")
           .withArgs(who.address, provider.address);
       }
-      await expect(market.connect(provider).acceptJob(jobId)).to.emit(market, "JobAccepted");
+      await expect(acceptOffer(market.connect(provider), jobId)).to.emit(market, "JobAccepted");
+    });
+
+    it("accepts only the terms of the current offer (a re-offer racing the acceptance reverts OfferMismatch)", async function () {
+      const { market, matcher, provider, agent, jobId } = await loadFixture(assignedFixture);
+      await market.connect(matcher).assignJob(jobId, provider.address, HW, METHOD, PRICE / 2n);
+      for (const [hw, method, price] of [
+        [HW, METHOD, PRICE],
+        [HW2, METHOD, PRICE / 2n],
+        [HW, ethers.id("other method"), PRICE / 2n],
+      ]) {
+        await expect(market.connect(agent).acceptJob(jobId, hw, method, price))
+          .to.be.revertedWithCustomError(market, "OfferMismatch")
+          .withArgs(jobId);
+      }
+      await expect(market.connect(agent).acceptJob(jobId, HW, METHOD, PRICE / 2n))
+        .to.emit(market, "JobAccepted")
+        .withArgs(jobId, provider.address, PRICE / 2n, 1);
     });
 
     it("reverts WrongStatus, DeadlinePassed, InsufficientStake and EnforcedPause", async function () {
       const f = await loadFixture(openFixture);
       const { market, registry, admin, matcher, provider, jobId, deadline } = f;
-      await expect(market.connect(provider).acceptJob(jobId))
+      await expect(acceptOffer(market.connect(provider), jobId))
         .to.be.revertedWithCustomError(market, "WrongStatus")
         .withArgs(jobId, S.Open, S.Assigned);
       // collateral above free stake
       const { jobId: big } = await createJob(f, { escrow: 3n * ETHER });
       await market.connect(matcher).assignJob(big, provider.address, HW, METHOD, (5n * ETHER) / 2n);
-      await expect(market.connect(provider).acceptJob(big))
+      await expect(acceptOffer(market.connect(provider), big))
         .to.be.revertedWithCustomError(registry, "InsufficientStake")
         .withArgs((5n * ETHER) / 2n, 2n * ETHER);
       await market.connect(matcher).assignJob(jobId, provider.address, HW, METHOD, PRICE);
       await registry.connect(admin).pause();
-      await expect(market.connect(provider).acceptJob(jobId)).to.be.revertedWithCustomError(registry, "EnforcedPause");
+      await expect(acceptOffer(market.connect(provider), jobId)).to.be.revertedWithCustomError(registry, "EnforcedPause");
       await registry.connect(admin).unpause();
       await time.setNextBlockTimestamp(deadline + 1);
-      await expect(market.connect(provider).acceptJob(jobId))
+      await expect(acceptOffer(market.connect(provider), jobId))
         .to.be.revertedWithCustomError(market, "DeadlinePassed")
         .withArgs(deadline, deadline + 1);
     });
@@ -490,7 +508,7 @@ describe("JobMarket", function () {
       const { jobId } = await createJob(f, { escrow: 49n });
       await market.connect(matcher).assignJob(jobId, provider.address, HW, METHOD, 49n); // 49 * 2% = 0.98 -> 1
       expect(await market.feeOf(49n)).to.equal(1n);
-      await market.connect(provider).acceptJob(jobId);
+      await acceptOffer(market.connect(provider), jobId);
       await market.connect(provider).submitResult(jobId, RESULT);
       await time.increase(PARAMS.jobChallengeWindow);
       await expect(market.finalize(jobId)).to.emit(market, "JobFinalized").withArgs(jobId, provider.address, 48n, 1n, 0);
@@ -697,7 +715,7 @@ describe("JobMarket", function () {
           () => market.connect(client).dispute(id, { value: BOND }),
           () => market.refund(id),
           () => market.connect(matcher).assignJob(id, provider.address, HW, METHOD, PRICE),
-          () => market.connect(provider).acceptJob(id),
+          () => acceptOffer(market.connect(provider), id),
           () => market.connect(provider).submitResult(id, RESULT),
           () => market.finalize(id),
           () => market.connect(arbiter).resolveDispute(id, true),
@@ -813,7 +831,7 @@ describe("JobMarket", function () {
         [j8, provider2],
         [j9, agent],
       ]) {
-        await step(market.connect(who).acceptJob(id));
+        await step(acceptOffer(market.connect(who), id));
       }
       await step(market.connect(client).cancelJob(j4));
       await step(market.connect(agent).submitResult(j1, RESULT));

@@ -220,6 +220,12 @@ async function gasCost(txOrReceipt) {
 
 // ------------------------------------------------------------------ fixtures
 
+/** Accept a job's current offer on exactly its terms (as a provider agent would, from JobAssigned). */
+async function acceptOffer(marketAs, jobId) {
+  const j = await marketAs.getJob(jobId);
+  return marketAs.acceptJob(jobId, j.hardwareId, j.methodId, j.price);
+}
+
 async function deployMarket(admin, treasury, params = PARAMS) {
   const registry = await ethers.deployContract("ProviderRegistry", [
     admin.address,
@@ -313,6 +319,7 @@ module.exports = {
   registerProvider,
   rotateAgent,
   deployMarket,
+  acceptOffer,
   MEASUREMENT_FIELDS,
   MEASUREMENT_TYPE_STRING,
   domainOf,
