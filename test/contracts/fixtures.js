@@ -1,8 +1,8 @@
 // Shared fixtures and helpers for the contract test suite.
 //
-// The deployment mirrors chain/deploy.py: ProviderRegistry, AttestationRegistry and JobMarket
-// with MarketParams' defaults, SLASHER_ROLE granted to both consumers of stake, and the
-// MATCHER/ARBITER roles given to dedicated signers.
+// The deployment is the one chain/deploy.py should do: ProviderRegistry, AttestationRegistry and
+// JobMarket with PARAMS, `registry.connectMarkets(attest, market)` (the only two contracts that
+// may ever lock or slash stake), and the MATCHER/ARBITER roles given to dedicated signers.
 const { ethers, network } = require("hardhat");
 const { time } = require("@nomicfoundation/hardhat-network-helpers");
 
