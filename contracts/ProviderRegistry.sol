@@ -25,11 +25,11 @@ interface IRegistryConsumer {
 ///   attestation challenge). Invariant: `reserved <= stake + pendingUnstake`, and a slash only
 ///   ever takes from the lock it closes, so every open lock stays fully backed.
 /// - While a posted attestation can still be challenged (`block.timestamp < exposureUntil`),
-///   another `attestationSlash` of active stake is kept free for a challenge to reserve.
+///   another `attestationSlash` of active stake is kept free for a challenge to lock.
 /// - `lockedStake = reserved + (exposed ? attestationSlash : 0)`; only active stake above it
-///   can be moved into cooldown or reserved for a new job, and a cooldown completes only for
+///   can be moved into cooldown or locked for a new job, and a cooldown completes only for
 ///   the part that the locked amount does not need.
-/// Only the two market contracts named once in `connectMarkets` may reserve stake, and only the
+/// Only the two market contracts named once in `connectMarkets` may lock stake, and only the
 /// contract that opened a lock may release or slash it. Slashed wei go to that contract, which
 /// distributes them through its own ledger. There is no other way to take stake.
 ///
@@ -510,7 +510,7 @@ contract ProviderRegistry is PullPayments, EIP712, AccessControlDefaultAdminRule
         return uint256(p.stake) + p.pendingUnstake;
     }
 
-    /// @notice Stake that can be neither unstaked nor reserved for a new job: open locks plus,
+    /// @notice Stake that can be neither unstaked nor locked for a new job: open locks plus,
     /// while an attestation can be challenged, `attestationSlash`.
     /// @param provider the provider's address
     /// @return wei
@@ -518,7 +518,7 @@ contract ProviderRegistry is PullPayments, EIP712, AccessControlDefaultAdminRule
         return _locked(_providers[provider]);
     }
 
-    /// @notice Active stake above `lockedStake`: what may be unstaked or reserved for a job.
+    /// @notice Active stake above `lockedStake`: what may be unstaked or locked for a job.
     /// @param provider the provider's address
     /// @return wei
     function freeStake(address provider) external view returns (uint256) {
