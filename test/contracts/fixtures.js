@@ -1,31 +1,38 @@
 // Shared fixtures and helpers for the contract test suite.
 //
-// The deployment mirrors chain/deploy.py: ProviderRegistry, AttestationRegistry and JobMarket
-// with MarketParams' defaults, SLASHER_ROLE granted to both consumers of stake, and the
-// MATCHER/ARBITER roles given to dedicated signers.
+// The deployment is the one chain/deploy.py should do: ProviderRegistry, AttestationRegistry and
+// JobMarket with PARAMS, `registry.connectMarkets(attest, market)` (the only two contracts that
+// may ever lock or slash stake), and the MATCHER/ARBITER roles given to dedicated signers.
 const { ethers, network } = require("hardhat");
 const { time } = require("@nomicfoundation/hardhat-network-helpers");
 
 const ETHER = 10n ** 18n;
 const DAY = 24 * 3600;
 
-// Mirrors chain.deploy.MarketParams defaults.
+// Deployment parameters used by the suite (chain.deploy.MarketParams should mirror them).
 const PARAMS = {
+  adminDelay: 2 * DAY,
   minStake: ETHER,
   unstakeCooldown: 7 * DAY,
+  attestationSlash: ETHER / 2n,
+  banThreshold: ETHER,
   maxClockSkew: 3600,
   attestationChallengeWindow: 3 * DAY,
+  attestationRulingPeriod: 7 * DAY,
   minChallengeBond: ETHER / 10n,
-  slashAmount: ETHER / 2n,
   challengerShareBps: 5_000,
   protocolFeeBps: 200,
   jobChallengeWindow: 3600,
+  disputeRulingPeriod: 3 * DAY,
+  minDisputeBond: ETHER / 100n,
+  collateralBps: 10_000,
+  clientCompensationBps: 5_000,
 };
 
 const UINT64_MAX = 2n ** 64n - 1n;
 const HW = ethers.id("hw:nvidia-h100-sxm");
 const HW2 = ethers.id("hw:nvidia-h200");
-const PRICE_PER_SEC = 1_000_000_000n;
+const PRICE_PER_SEC = ETHER / 1000n; // 0.001 ETH per second of compute
 const METADATA = "ipfs://provider-metadata";
 
 // ------------------------------------------------------------------ EIP-712 schema
@@ -44,10 +51,11 @@ const MEASUREMENT_FIELDS = [
 const ATTESTATION_TYPES = {
   Attestation: [
     { name: "provider", type: "address" },
-    ...MEASUREMENT_FIELDS,
+    { name: "measurement", type: "Measurement" },
     { name: "nonce", type: "uint64" },
     { name: "timestamp", type: "uint64" },
   ],
+  Measurement: MEASUREMENT_FIELDS,
 };
 const BATCH_TYPES = {
   AttestationBatch: [
@@ -56,6 +64,13 @@ const BATCH_TYPES = {
     { name: "count", type: "uint64" },
     { name: "nonce", type: "uint64" },
     { name: "timestamp", type: "uint64" },
+  ],
+};
+const AGENT_BINDING_TYPES = {
+  AgentBinding: [
+    { name: "provider", type: "address" },
+    { name: "agent", type: "address" },
+    { name: "deadline", type: "uint64" },
   ],
 };
 const MEASUREMENT_KEYS = MEASUREMENT_FIELDS.map((f) => f.name);
@@ -71,6 +86,47 @@ async function domainOf(attest, overrides = {}) {
     verifyingContract: await attest.getAddress(),
     ...overrides,
   };
+}
+
+async function registryDomainOf(registry, overrides = {}) {
+  const { chainId } = await ethers.provider.getNetwork();
+  return {
+    name: "MetaInfProviderRegistry",
+    version: "1",
+    chainId,
+    verifyingContract: await registry.getAddress(),
+    ...overrides,
+  };
+}
+
+/** The agent key's EIP-712 consent to be bound to `provider`. */
+async function signBinding(agentSigner, registry, provider, deadline, domainOverrides = {}) {
+  return agentSigner.signTypedData(await registryDomainOf(registry, domainOverrides), AGENT_BINDING_TYPES, {
+    provider,
+    agent: agentSigner.address,
+    deadline: BigInt(deadline),
+  });
+}
+
+/** Register `providerSigner` with agent key `agentSigner` (which consents), one hardware profile. */
+async function registerProvider(
+  registry,
+  providerSigner,
+  agentSigner,
+  { hw = HW, price = PRICE_PER_SEC, metadata = METADATA, stake = 2n * ETHER } = {},
+) {
+  const deadline = (await time.latest()) + DAY;
+  const sig = await signBinding(agentSigner, registry, providerSigner.address, deadline);
+  return registry
+    .connect(providerSigner)
+    .register(hw, price, metadata, agentSigner.address, deadline, sig, { value: stake });
+}
+
+/** Rotate `providerSigner`'s agent key to `agentSigner` (which consents). */
+async function rotateAgent(registry, providerSigner, agentSigner) {
+  const deadline = (await time.latest()) + DAY;
+  const sig = await signBinding(agentSigner, registry, providerSigner.address, deadline);
+  return registry.connect(providerSigner).setAgent(agentSigner.address, deadline, sig);
 }
 
 /** A measurement with deterministic, realistic (mostly non-zero) field values. */
@@ -90,7 +146,14 @@ function makeMeasurement(i = 0, overrides = {}) {
 }
 
 function makeAttestation(provider, nonce, timestamp, i = 0, overrides = {}) {
-  return { provider, ...makeMeasurement(i), nonce: BigInt(nonce), timestamp: BigInt(timestamp), ...overrides };
+  const { measurement: m, ...rest } = overrides;
+  return {
+    provider,
+    measurement: makeMeasurement(i, m ?? {}),
+    nonce: BigInt(nonce),
+    timestamp: BigInt(timestamp),
+    ...rest,
+  };
 }
 
 /** Tuple form, in the order of the Solidity struct (for events' withArgs and raw encoding). */
@@ -157,38 +220,57 @@ async function gasCost(txOrReceipt) {
 
 // ------------------------------------------------------------------ fixtures
 
+/** Accept a job's current offer on exactly its terms (as a provider agent would, from JobAssigned). */
+async function acceptOffer(marketAs, jobId) {
+  const j = await marketAs.getJob(jobId);
+  return marketAs.acceptJob(jobId, j.hardwareId, j.methodId, j.price);
+}
+
+async function deployMarket(admin, treasury, params = PARAMS) {
+  const registry = await ethers.deployContract("ProviderRegistry", [
+    admin.address,
+    params.adminDelay,
+    params.minStake,
+    params.unstakeCooldown,
+    params.attestationSlash,
+    params.banThreshold,
+  ]);
+  const attest = await ethers.deployContract("AttestationRegistry", [
+    admin.address,
+    params.adminDelay,
+    await registry.getAddress(),
+    treasury.address,
+    params.maxClockSkew,
+    params.attestationChallengeWindow,
+    params.attestationRulingPeriod,
+    params.minChallengeBond,
+    params.challengerShareBps,
+  ]);
+  const market = await ethers.deployContract("JobMarket", [
+    admin.address,
+    params.adminDelay,
+    await registry.getAddress(),
+    treasury.address,
+    params.protocolFeeBps,
+    params.jobChallengeWindow,
+    params.disputeRulingPeriod,
+    params.minDisputeBond,
+    params.collateralBps,
+    params.clientCompensationBps,
+  ]);
+  await registry.connect(admin).connectMarkets(await attest.getAddress(), await market.getAddress());
+  return { registry, attest, market };
+}
+
 async function deployFixture() {
   const [admin, treasury, matcher, arbiter, provider, agent, provider2, agent2, client, challenger, other, newAgent] =
     await ethers.getSigners();
 
-  const registry = await ethers.deployContract("ProviderRegistry", [
-    admin.address,
-    PARAMS.minStake,
-    PARAMS.unstakeCooldown,
-  ]);
-  const attest = await ethers.deployContract("AttestationRegistry", [
-    admin.address,
-    await registry.getAddress(),
-    treasury.address,
-    PARAMS.maxClockSkew,
-    PARAMS.attestationChallengeWindow,
-    PARAMS.minChallengeBond,
-    PARAMS.slashAmount,
-    PARAMS.challengerShareBps,
-  ]);
-  const market = await ethers.deployContract("JobMarket", [
-    admin.address,
-    await registry.getAddress(),
-    treasury.address,
-    PARAMS.protocolFeeBps,
-    PARAMS.jobChallengeWindow,
-  ]);
+  const { registry, attest, market } = await deployMarket(admin, treasury);
 
-  const SLASHER_ROLE = await registry.SLASHER_ROLE();
   const ARBITER_ROLE = await attest.ARBITER_ROLE();
   const MATCHER_ROLE = await market.MATCHER_ROLE();
-  await registry.grantRole(SLASHER_ROLE, await attest.getAddress());
-  await registry.grantRole(SLASHER_ROLE, await market.getAddress());
+  const PAUSER_ROLE = await registry.PAUSER_ROLE();
   await attest.grantRole(ARBITER_ROLE, arbiter.address);
   await market.grantRole(MATCHER_ROLE, matcher.address);
   await market.grantRole(await market.ARBITER_ROLE(), arbiter.address);
@@ -197,7 +279,7 @@ async function deployFixture() {
     registry,
     attest,
     market,
-    roles: { SLASHER_ROLE, ARBITER_ROLE, MATCHER_ROLE },
+    roles: { ARBITER_ROLE, MATCHER_ROLE, PAUSER_ROLE },
     admin,
     treasury,
     matcher,
@@ -213,10 +295,10 @@ async function deployFixture() {
   };
 }
 
-/** deployFixture plus `provider` registered (agent key `agent`) with 2 ETH of stake. */
+/** deployFixture plus `provider` registered (agent key `agent`, hardware HW) with 2 ETH of stake. */
 async function registeredFixture() {
   const f = await deployFixture();
-  await f.registry.connect(f.provider).register(f.agent.address, HW, PRICE_PER_SEC, METADATA, { value: 2n * ETHER });
+  await registerProvider(f.registry, f.provider, f.agent);
   return f;
 }
 
@@ -231,6 +313,13 @@ module.exports = {
   METADATA,
   ATTESTATION_TYPES,
   BATCH_TYPES,
+  AGENT_BINDING_TYPES,
+  registryDomainOf,
+  signBinding,
+  registerProvider,
+  rotateAgent,
+  deployMarket,
+  acceptOffer,
   MEASUREMENT_FIELDS,
   MEASUREMENT_TYPE_STRING,
   domainOf,
