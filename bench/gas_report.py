@@ -76,7 +76,7 @@ def measure_gas() -> dict[str, int]:
     hw = content_id({"kind": "hardware", "cpu": "gas-report", "threads": 2})
     gas = {
         "register": market.registry.as_(provider).register(
-            agent=agent.address,
+            agent=agent,
             hardware_id=hw,
             price_per_second=10**12,
             metadata_uri="metainf://gas-report",
@@ -90,16 +90,18 @@ def measure_gas() -> dict[str, int]:
         spec_hash=content_id({"kind": "job-spec", "n": 1}),
         model_id=_measurement(1, hw).modelId,
         workload_id=_measurement(1, hw).workloadId,
+        max_runtime_s=3600,
         deadline=w3.eth.get_block("latest")["timestamp"] + 3600,
         escrow_wei=escrow,
     )
     gas["create_job"] = receipt["gasUsed"]
     job_id = jobs.created_job_id(receipt)
-    price = escrow // 2
+    price = escrow // 5  # within the provider's rate x the job's max runtime
     method_id = _measurement(1, hw).methodId
     gas["assign_job"] = market.jobs.as_(admin).assign_job(
-        job_id, provider.address, method_id, price
+        job_id, provider.address, hw, method_id, price
     )["gasUsed"]
+    gas["accept_job"] = market.jobs.as_(agent).accept_job(job_id, hw, method_id, price)["gasUsed"]
     result_hash = content_id({"job": job_id, "outputs": ["world"]})
     gas["submit_result"] = market.jobs.as_(agent).submit_result(job_id, result_hash)["gasUsed"]
     advance_time(w3, params.job_challenge_window_s + 1)
@@ -111,7 +113,7 @@ def measure_gas() -> dict[str, int]:
 def _check_payouts(market, job_id, price, escrow, params, provider, client, admin) -> None:
     if market.jobs.get_job(job_id).status is not JobStatus.FINALIZED:
         raise RuntimeError(f"job {job_id} did not finalize")
-    fee = price * params.protocol_fee_bps // 10_000
+    fee = market.jobs.fee_of(price)
     owed = {provider.address: price - fee, client.address: escrow - price, admin.address: fee}
     for address, amount in owed.items():
         got = market.jobs.withdrawable(address)

@@ -20,28 +20,51 @@ class DeploymentError(ChainError):
     """A deployment file is missing, malformed or for another chain."""
 
 
+DAY = 24 * 3600
+
+
 @dataclass(frozen=True)
 class MarketParams:
-    """Protocol parameters fixed at deployment (all immutable on chain)."""
+    """Protocol parameters fixed at deployment (immutable on chain); docs/contracts.md says
+    what each one protects. Validated here once, and again by the constructors."""
 
+    admin_delay_s: int = 2 * DAY
     min_stake_wei: int = ETHER
-    unstake_cooldown_s: int = 7 * 24 * 3600
+    unstake_cooldown_s: int = 7 * DAY
+    attestation_slash_wei: int = ETHER // 2
+    ban_threshold_wei: int = ETHER
     max_clock_skew_s: int = 3600
-    attestation_challenge_window_s: int = 3 * 24 * 3600
+    attestation_challenge_window_s: int = 3 * DAY
+    attestation_ruling_period_s: int = 7 * DAY
     min_challenge_bond_wei: int = ETHER // 10
-    slash_amount_wei: int = ETHER // 2
     challenger_share_bps: int = 5_000
     protocol_fee_bps: int = 200
     job_challenge_window_s: int = 3600
+    dispute_ruling_period_s: int = 3 * DAY
+    min_dispute_bond_wei: int = ETHER // 100
+    collateral_bps: int = 10_000
+    client_compensation_bps: int = 5_000
 
     def __post_init__(self) -> None:
         for name, value in asdict(self).items():
-            if not isinstance(value, int) or value < 0:
+            if not isinstance(value, int) or isinstance(value, bool) or value < 0:
                 raise ValueError(f"{name} must be a non-negative integer, got {value!r}")
-        if self.challenger_share_bps > 10_000:
-            raise ValueError("challenger_share_bps must be at most 10000")
-        if self.protocol_fee_bps > 1_000:
-            raise ValueError("protocol_fee_bps must be at most 1000 (10%)")
+        checks = [
+            (self.challenger_share_bps <= 10_000, "challenger_share_bps must be at most 10000"),
+            (self.protocol_fee_bps <= 1_000, "protocol_fee_bps must be at most 1000 (10%)"),
+            (1 <= self.collateral_bps <= 50_000, "collateral_bps must be in 1..50000"),
+            (self.client_compensation_bps <= 10_000, "client_compensation_bps must be <= 10000"),
+            (self.ban_threshold_wei > 0, "ban_threshold_wei must be positive"),
+            (
+                self.unstake_cooldown_s
+                > self.attestation_challenge_window_s + self.max_clock_skew_s,
+                "unstake_cooldown_s must exceed the challenge window plus the clock skew "
+                "(or a provider could leave before a claim can be challenged)",
+            ),
+        ]
+        for ok, message in checks:
+            if not ok:
+                raise ValueError(message)
 
 
 @dataclass(frozen=True)
@@ -101,43 +124,56 @@ def deploy_market(
     arbiter: str | None = None,
     params: MarketParams | None = None,
 ) -> Deployment:
-    """Deploy ProviderRegistry, AttestationRegistry and JobMarket; grant the slasher role to
-    both consumers of stake, and the matcher/arbiter roles to the given accounts."""
-    params = params or MarketParams()
+    """Deploy ProviderRegistry, AttestationRegistry and JobMarket; connect the two market
+    contracts to the registry (the only contracts that may lock or slash stake), and grant
+    the matcher and arbiter roles to the given accounts."""
+    p = params or MarketParams()
     treasury = treasury or admin.address
     matcher = matcher or admin.address
     arbiter = arbiter or admin.address
     tx = Transactor(w3, admin)
+    first_block = w3.eth.block_number + 1  # the registry's deployment goes in this block or later
     registry_addr = _deploy(
-        tx, "ProviderRegistry", admin.address, params.min_stake_wei, params.unstake_cooldown_s
+        tx,
+        "ProviderRegistry",
+        admin.address,
+        p.admin_delay_s,
+        p.min_stake_wei,
+        p.unstake_cooldown_s,
+        p.attestation_slash_wei,
+        p.ban_threshold_wei,
     )
     attest_addr = _deploy(
         tx,
         "AttestationRegistry",
         admin.address,
+        p.admin_delay_s,
         registry_addr,
         treasury,
-        params.max_clock_skew_s,
-        params.attestation_challenge_window_s,
-        params.min_challenge_bond_wei,
-        params.slash_amount_wei,
-        params.challenger_share_bps,
+        p.max_clock_skew_s,
+        p.attestation_challenge_window_s,
+        p.attestation_ruling_period_s,
+        p.min_challenge_bond_wei,
+        p.challenger_share_bps,
     )
     market_addr = _deploy(
         tx,
         "JobMarket",
         admin.address,
+        p.admin_delay_s,
         registry_addr,
         treasury,
-        params.protocol_fee_bps,
-        params.job_challenge_window_s,
+        p.protocol_fee_bps,
+        p.job_challenge_window_s,
+        p.dispute_ruling_period_s,
+        p.min_dispute_bond_wei,
+        p.collateral_bps,
+        p.client_compensation_bps,
     )
-    registry = w3.eth.contract(address=registry_addr, abi=load_artifact("ProviderRegistry").abi)
-    attest = w3.eth.contract(address=attest_addr, abi=load_artifact("AttestationRegistry").abi)
-    market = w3.eth.contract(address=market_addr, abi=load_artifact("JobMarket").abi)
-    slasher = registry.functions.SLASHER_ROLE().call()
-    tx.send(registry.functions.grantRole(slasher, attest_addr))
-    tx.send(registry.functions.grantRole(slasher, market_addr))
+    registry = _contract(w3, "ProviderRegistry", registry_addr)
+    attest = _contract(w3, "AttestationRegistry", attest_addr)
+    market = _contract(w3, "JobMarket", market_addr)
+    tx.send(registry.functions.connectMarkets(attest_addr, market_addr))
     tx.send(attest.functions.grantRole(attest.functions.ARBITER_ROLE().call(), arbiter))
     tx.send(market.functions.grantRole(market.functions.MATCHER_ROLE().call(), matcher))
     tx.send(market.functions.grantRole(market.functions.ARBITER_ROLE().call(), arbiter))
@@ -150,6 +186,10 @@ def deploy_market(
         treasury=treasury,
         matcher=matcher,
         arbiter=arbiter,
-        block_number=w3.eth.block_number,
-        params=params,
+        block_number=first_block,
+        params=p,
     )
+
+
+def _contract(w3: Web3, name: str, address: str):  # noqa: ANN202 - web3 Contract
+    return w3.eth.contract(address=address, abi=load_artifact(name).abi)

@@ -26,7 +26,7 @@ from chain.clients import Market
 from chain.connection import advance_time, connect, fund
 from chain.deploy import MarketParams, deploy_market
 from protocol.blobstore import LocalBlobStore
-from protocol.eip712 import MEASUREMENT_FIELDS, Measurement
+from protocol.eip712 import Measurement
 from protocol.jobspec import JobSpec
 from provider_agent.attest import Attester
 from provider_agent.bench import GridSpec, run_grid
@@ -44,7 +44,9 @@ WORKLOADS = {
 }
 PROMPTS = ("Tell me about GPUs.", "What is prefix caching?", "Write a haiku.", "Hello!")
 ESCROW = Web3.to_wei(0.01, "ether")
-PRICE = Web3.to_wei(0.004, "ether")
+PRICE_PER_SECOND = Web3.to_wei(10_000, "gwei")
+MAX_RUNTIME_S = 600
+PRICE = Web3.to_wei(0.004, "ether")  # <= PRICE_PER_SECOND x MAX_RUNTIME_S (0.006 ETH)
 
 
 @dataclass
@@ -66,7 +68,7 @@ def _pick_method(market: Market, model_id: str, hw_id: str, workload_id: str) ->
     """The exact method with the highest attested throughput for this task."""
     best: dict[str, int] = {}
     for event in market.attestations.logs("Attested", 0):
-        a = event["args"]
+        a = event["args"]["measurement"]
         task = (
             "0x" + a["modelId"].hex(),
             "0x" + a["hardwareId"].hex(),
@@ -108,9 +110,9 @@ def run_demo(work_dir: Path, say: Callable[[str], None] = print) -> DemoResult:
         raise RuntimeError(f"benchmark cells failed: {bench.failures()}")
     hardware = profile_by_name("cpu-1t")
     market.registry.as_(provider).register(
-        agent=agent.address,
+        agent=agent,
         hardware_id=hardware.hardware_id,
-        price_per_second=10**12,
+        price_per_second=PRICE_PER_SECOND,
         metadata_uri="metainf://demo-provider",
         stake_wei=2 * params.min_stake_wei,
     )
@@ -122,7 +124,7 @@ def run_demo(work_dir: Path, say: Callable[[str], None] = print) -> DemoResult:
 
     verified = 0
     for event in market.attestations.logs("Attested", 0):
-        claim = Measurement(**{k: event["args"][k] for k, _ in MEASUREMENT_FIELDS})
+        claim = Measurement.model_validate(dict(event["args"]["measurement"]))
         claim.check_supported_by(store.get_json("0x" + claim.reportHash.hex()))
         verified += 1
     say(f"{verified} attestations re-derived from their stored reports")
@@ -141,13 +143,16 @@ def run_demo(work_dir: Path, say: Callable[[str], None] = print) -> DemoResult:
         spec_hash=spec.spec_hash,
         model_id=model.model_id,
         workload_id=chat.workload_id,
+        max_runtime_s=MAX_RUNTIME_S,
         deadline=deadline,
         escrow_wei=ESCROW,
     )
     job_id = market.jobs.created_job_id(receipt)
     method_id = _pick_method(market, model.model_id, hardware.hardware_id, chat.workload_id)
     method = _method_by_id(method_id)
-    market.jobs.as_(admin).assign_job(job_id, provider.address, method_id, PRICE)
+    market.jobs.as_(admin).assign_job(
+        job_id, provider.address, hardware.hardware_id, method_id, PRICE
+    )
     say(f"job {job_id}: {Web3.from_wei(ESCROW, 'ether')} ETH escrowed, assigned {method.name}")
 
     runner = JobRunner.offering(market, provider.address, agent, store, hardware, [model], [method])

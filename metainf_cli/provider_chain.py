@@ -42,19 +42,17 @@ def register(
     price_wei_per_s: int,
     metadata_uri: str,
 ) -> None:
-    """Stake and register this provider with its agent (hot) key."""
-    from chain.errors import ContractRevert
-    from provider_agent.hardware import HardwareError, profile_by_name
+    """Stake and register this provider, its first hardware profile and its agent (hot) key.
 
+    The agent key signs its consent to the binding (both keys are local to this machine)."""
+    from chain.errors import ContractRevert
+
+    hw = _hardware(hw_name)
     w3, market = open_market(rpc_url, deployments_dir)
-    try:
-        hw = profile_by_name(hw_name)
-    except HardwareError as exc:
-        raise click.ClickException(str(exc)) from exc
     owner, agent = role_account(w3, "provider"), role_account(w3, "agent")
     try:
         market.registry.as_(owner).register(
-            agent=agent.address,
+            agent=agent,
             hardware_id=hw.hardware_id,
             price_per_second=price_wei_per_s,
             metadata_uri=metadata_uri,
@@ -63,6 +61,33 @@ def register(
     except ContractRevert as exc:
         raise click.ClickException(f"registration reverted: {exc}") from exc
     click.echo(f"registered {owner.address} (agent {agent.address}) on {hw.name} {hw.hardware_id}")
+
+
+def _hardware(name: str):  # noqa: ANN202 - provider_agent.hardware.HardwareProfile
+    from provider_agent.hardware import HardwareError, profile_by_name
+
+    try:
+        return profile_by_name(name)
+    except HardwareError as exc:
+        raise click.ClickException(str(exc)) from exc
+
+
+@click.command("add-hardware")
+@market_options
+@click.option("--hardware", "hw_name", required=True, help="Hardware profile to offer too.")
+@click.option("--price-wei-per-s", default=10**12, show_default=True, type=int)
+def add_hardware(rpc_url: str, deployments_dir: Path, hw_name: str, price_wei_per_s: int) -> None:
+    """Offer another hardware profile of this host, at its own price per second."""
+    from chain.errors import ContractRevert
+
+    hw = _hardware(hw_name)
+    w3, market = open_market(rpc_url, deployments_dir)
+    owner = role_account(w3, "provider")
+    try:
+        market.registry.as_(owner).add_hardware(hw.hardware_id, price_wei_per_s)
+    except ContractRevert as exc:
+        raise click.ClickException(f"adding {hw.name} reverted: {exc}") from exc
+    click.echo(f"{owner.address} now offers {hw.name} {hw.hardware_id} at {price_wei_per_s} wei/s")
 
 
 def _report_hashes(table_path: Path) -> list[str]:

@@ -375,9 +375,9 @@ def _write_outputs(result, json_out, csv_out, desc_out, summary_out) -> dict:  #
 
 # The on-chain side of the agent (register, attest, run) lives in its own module.
 def _add_chain_commands() -> None:
-    from metainf_cli.provider_chain import attest, register, run
+    from metainf_cli.provider_chain import add_hardware, attest, register, run
 
-    for command in (register, attest, run):
+    for command in (register, add_hardware, attest, run):
         provider.add_command(command)
 
 

@@ -1,7 +1,8 @@
 """The EIP-712 types of attestations, shared by signers (provider agents) and verifiers
 (backend indexer, auditor), so both hash exactly what the contract hashes.
 
-A single attestation is signed as ``Attestation``. A batch is signed once, as
+A single attestation is signed as ``Attestation(provider, Measurement measurement, nonce,
+timestamp)``. A batch is signed once, as
 ``AttestationBatch(provider, root, count, nonce, timestamp)`` with
 ``root = keccak256(leaf_0 || ... || leaf_{n-1})`` and ``leaf_i`` the struct hash of the
 i-th ``Measurement`` (see ``contracts/AttestationRegistry.sol``). Signing and recovery
@@ -24,6 +25,7 @@ from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Fie
 from protocol.report import UINT64_MAX, ReportError, check_descriptor_ids, headline
 
 DOMAIN_NAME = "MetaInfAttestationRegistry"
+REGISTRY_DOMAIN_NAME = "MetaInfProviderRegistry"
 DOMAIN_VERSION = "1"
 MAX_BATCH = 256  # the contract's limit on items per batch
 
@@ -38,15 +40,23 @@ MEASUREMENT_FIELDS: list[tuple[str, str]] = [
     ("peakMemBytes", "uint64"),
     ("reportHash", "bytes32"),
 ]
-ATTESTATION_FIELDS: list[tuple[str, str]] = (
-    [("provider", "address")] + MEASUREMENT_FIELDS + [("nonce", "uint64"), ("timestamp", "uint64")]
-)
+ATTESTATION_FIELDS: list[tuple[str, str]] = [
+    ("provider", "address"),
+    ("measurement", "Measurement"),
+    ("nonce", "uint64"),
+    ("timestamp", "uint64"),
+]
 BATCH_FIELDS: list[tuple[str, str]] = [
     ("provider", "address"),
     ("root", "bytes32"),
     ("count", "uint64"),
     ("nonce", "uint64"),
     ("timestamp", "uint64"),
+]
+AGENT_BINDING_FIELDS: list[tuple[str, str]] = [
+    ("provider", "address"),
+    ("agent", "address"),
+    ("deadline", "uint64"),
 ]
 
 
@@ -73,16 +83,37 @@ class _Struct(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
     TYPE: ClassVar[str]
     FIELDS: ClassVar[list[tuple[str, str]]]
+    NESTED: ClassVar[dict[str, list[tuple[str, str]]]] = {}
 
     def message(self) -> dict[str, Any]:
-        return {name: getattr(self, name) for name, _ in self.FIELDS}
+        """The EIP-712 message (nested structs as dicts)."""
+        return {name: _message_value(getattr(self, name)) for name, _ in self.FIELDS}
 
     def as_tuple(self) -> tuple[Any, ...]:
-        """The struct as the contract's ABI tuple."""
-        return tuple(self.message().values())
+        """The struct as the contract's ABI tuple (nested structs as tuples)."""
+        return tuple(_tuple_value(getattr(self, name)) for name, _ in self.FIELDS)
+
+    def signable(self, domain: Domain | None) -> SignableMessage:
+        types = {self.TYPE: self.FIELDS, **self.NESTED}
+        return _signable(domain, self.TYPE, types, self.message())
 
     def struct_hash(self) -> bytes:
-        return _signable(None, self.TYPE, self.FIELDS, self.message()).body
+        return self.signable(None).body
+
+    def sign(self, domain: Domain, private_key: bytes | str) -> bytes:
+        return bytes(Account.sign_message(self.signable(domain), private_key).signature)
+
+    def recover(self, domain: Domain, signature: bytes) -> str:
+        """The address that signed this struct under ``domain`` (verify before trusting it)."""
+        return Account.recover_message(self.signable(domain), signature=signature)
+
+
+def _message_value(value: Any) -> Any:
+    return value.message() if isinstance(value, _Struct) else value
+
+
+def _tuple_value(value: Any) -> Any:
+    return value.as_tuple() if isinstance(value, _Struct) else value
 
 
 class Measurement(_Struct):
@@ -122,15 +153,12 @@ class Attestation(_Struct):
 
     TYPE: ClassVar[str] = "Attestation"
     FIELDS: ClassVar[list[tuple[str, str]]] = ATTESTATION_FIELDS
+    NESTED: ClassVar[dict[str, list[tuple[str, str]]]] = {"Measurement": MEASUREMENT_FIELDS}
 
     provider: Address
     measurement: Measurement
     nonce: Uint64
     timestamp: Uint64
-
-    def message(self) -> dict[str, Any]:
-        flat = {"provider": self.provider, **self.measurement.message()}
-        return flat | {"nonce": self.nonce, "timestamp": self.timestamp}
 
 
 class BatchHeader(_Struct):
@@ -155,8 +183,14 @@ class BatchHeader(_Struct):
             "timestamp": self.timestamp,
         }
 
+    def signable_for(
+        self, measurements: list[Measurement], domain: Domain | None
+    ) -> SignableMessage:
+        message = self.message_for(measurements)
+        return _signable(domain, self.TYPE, {self.TYPE: self.FIELDS}, message)
+
     def struct_hash_for(self, measurements: list[Measurement]) -> bytes:
-        return _signable(None, self.TYPE, self.FIELDS, self.message_for(measurements)).body
+        return self.signable_for(measurements, None).body
 
     def header_tuple(self) -> tuple[Any, ...]:
         """The contract's ABI tuple of the header (provider, count, nonce, timestamp)."""
@@ -182,7 +216,8 @@ class Domain(BaseModel):
         }
 
     def separator(self) -> bytes:
-        return _signable(self, Measurement.TYPE, MEASUREMENT_FIELDS, _ZERO_MEASUREMENT).header
+        types = {Measurement.TYPE: MEASUREMENT_FIELDS}
+        return _signable(self, Measurement.TYPE, types, _ZERO_MEASUREMENT).header
 
     def digest(self, struct_hash: bytes) -> bytes:
         """keccak256(0x1901 || domainSeparator || structHash): what the contract recovers."""
@@ -194,12 +229,17 @@ _ZERO_MEASUREMENT = {n: (0 if t == "uint64" else b"\0" * 32) for n, t in MEASURE
 
 
 def _signable(
-    domain: Domain | None, primary: str, fields: list[tuple[str, str]], message: dict[str, Any]
+    domain: Domain | None,
+    primary: str,
+    types: dict[str, list[tuple[str, str]]],
+    message: dict[str, Any],
 ) -> SignableMessage:
     # EIP-191 version 0x01 is EIP-712: header = domain separator, body = hashStruct(message)
     return encode_typed_data(
         domain_data=(domain or _ANY_DOMAIN).as_dict(),
-        message_types={primary: [{"name": n, "type": t} for n, t in fields]},
+        message_types={
+            name: [{"name": n, "type": t} for n, t in fields] for name, fields in types.items()
+        },
         message_data=message,
     )
 
@@ -210,35 +250,36 @@ def batch_root(measurements: list[Measurement]) -> tuple[bytes, list[bytes]]:
     return keccak(b"".join(leaves)), leaves
 
 
-def _attestation_signable(attestation: Attestation, domain: Domain) -> SignableMessage:
-    return _signable(domain, Attestation.TYPE, ATTESTATION_FIELDS, attestation.message())
-
-
-def _batch_signable(
-    header: BatchHeader, measurements: list[Measurement], domain: Domain
-) -> SignableMessage:
-    return _signable(domain, BatchHeader.TYPE, BATCH_FIELDS, header.message_for(measurements))
-
-
 def sign_attestation(attestation: Attestation, domain: Domain, private_key: bytes | str) -> bytes:
-    signable = _attestation_signable(attestation, domain)
-    return bytes(Account.sign_message(signable, private_key).signature)
+    return attestation.sign(domain, private_key)
 
 
 def sign_batch(
     header: BatchHeader, measurements: list[Measurement], domain: Domain, private_key: bytes | str
 ) -> bytes:
-    signable = _batch_signable(header, measurements, domain)
+    signable = header.signable_for(measurements, domain)
     return bytes(Account.sign_message(signable, private_key).signature)
 
 
 def recover_attestation_signer(attestation: Attestation, domain: Domain, signature: bytes) -> str:
     """The address that signed ``attestation`` under ``domain`` (verify before trusting it)."""
-    return Account.recover_message(_attestation_signable(attestation, domain), signature=signature)
+    return attestation.recover(domain, signature)
 
 
 def recover_batch_signer(
     header: BatchHeader, measurements: list[Measurement], domain: Domain, signature: bytes
 ) -> str:
-    signable = _batch_signable(header, measurements, domain)
+    signable = header.signable_for(measurements, domain)
     return Account.recover_message(signable, signature=signature)
+
+
+class AgentBinding(_Struct):
+    """An agent (hot) key's consent to sign for ``provider`` until ``deadline``; signed by
+    the agent under the ProviderRegistry's domain, so no one binds a key they do not hold."""
+
+    TYPE: ClassVar[str] = "AgentBinding"
+    FIELDS: ClassVar[list[tuple[str, str]]] = AGENT_BINDING_FIELDS
+
+    provider: Address
+    agent: Address
+    deadline: Uint64

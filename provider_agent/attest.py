@@ -55,9 +55,13 @@ class Attester:
         if not 1 <= batch_size <= MAX_BATCH:
             raise ValueError(f"batch_size must be in 1..{MAX_BATCH}")
         measurements = [Measurement.from_report(self.store.get_json(h)) for h in report_hashes]
+        by_hardware: dict[bytes, list[Measurement]] = {}
+        for m in measurements:  # a batch is about one hardware profile
+            by_hardware.setdefault(m.hardwareId, []).append(m)
         return [
-            self.post(measurements[i : i + batch_size])
-            for i in range(0, len(measurements), batch_size)
+            self.post(group[i : i + batch_size])
+            for group in by_hardware.values()
+            for i in range(0, len(group), batch_size)
         ]
 
     def post(self, measurements: Sequence[Measurement]) -> Posted:

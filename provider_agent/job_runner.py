@@ -1,9 +1,11 @@
 """Executing assigned jobs: watch ``JobAssigned`` for this provider, fetch and verify the
 spec, run it with the assigned method, store the result, commit its hash on chain.
 
-A job the agent cannot run (unknown model, a method it does not offer or cannot run here,
-a missing or malformed spec) is refused with a reason and never crashes the loop; the
-client's escrow comes back through ``refund`` once the deadline passes.
+The agent accepts an offer (locking collateral from its stake) only after checking it can
+serve it: a job it cannot run (unknown model, a method it does not offer or cannot run
+here, another hardware profile, a missing or malformed spec) is refused with a reason,
+never accepted and never crashes the loop; the client can cancel an unaccepted job and
+gets its escrow back at once.
 """
 
 from __future__ import annotations
@@ -148,6 +150,13 @@ class JobRunner:
         reason = unmet(method, self.hardware)
         if reason:
             return self._refuse(job_id, f"method {method.name} cannot run here: {reason}")
+        hardware_id = "0x" + job.hardware_id.hex()
+        if hardware_id != self.hardware.hardware_id:
+            return self._refuse(job_id, f"offered on hardware {hardware_id}, not this host's")
+        try:
+            self.market.jobs.as_(self.agent).accept_job(job_id, hardware_id, method_id, job.price)
+        except ContractRevert as exc:
+            return self._refuse(job_id, f"acceptJob reverted: {exc}")
         try:
             result = self._execute(job_id, spec, model, method)
         except Exception as exc:  # an engine failure refuses this job, the agent lives on

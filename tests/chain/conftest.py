@@ -15,15 +15,22 @@ from chain.deploy import ETHER, Deployment, MarketParams, deploy_market
 from protocol.canonical import content_id
 
 PARAMS = MarketParams(
+    admin_delay_s=3600,
     min_stake_wei=ETHER,
-    unstake_cooldown_s=1000,
+    unstake_cooldown_s=6000,
+    attestation_slash_wei=ETHER // 2,
+    ban_threshold_wei=ETHER,
     max_clock_skew_s=600,
     attestation_challenge_window_s=5000,
+    attestation_ruling_period_s=2000,
     min_challenge_bond_wei=ETHER // 10,
-    slash_amount_wei=ETHER // 2,
     challenger_share_bps=5000,
     protocol_fee_bps=200,
     job_challenge_window_s=100,
+    dispute_ruling_period_s=500,
+    min_dispute_bond_wei=ETHER // 100,
+    collateral_bps=10_000,
+    client_compensation_bps=5_000,
 )
 HARDWARE_ID = content_id({"kind": "hardware", "name": "test-cpu"})
 
@@ -49,7 +56,7 @@ class Env:
 
     def register(self, owner: LocalAccount, agent: LocalAccount, stake: int = 2 * ETHER) -> None:
         self.market.registry.as_(owner).register(
-            agent=agent.address,
+            agent=agent,
             hardware_id=HARDWARE_ID,
             price_per_second=10**9,
             metadata_uri="metainf://test",

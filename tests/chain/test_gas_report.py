@@ -14,6 +14,7 @@ OPERATIONS = {
     "attest_batch32_per_item",
     "create_job",
     "assign_job",
+    "accept_job",
     "submit_result",
     "finalize",
 }

@@ -12,7 +12,7 @@ from chain.clients import Market
 from chain.connection import connect, fund
 from chain.deploy import ETHER, deploy_market
 from protocol.blobstore import BlobStore, LocalBlobStore
-from protocol.eip712 import MEASUREMENT_FIELDS, Measurement, recover_batch_signer
+from protocol.eip712 import Measurement, recover_batch_signer
 from protocol.report import ReportError
 from provider_agent.attest import Attester
 from provider_agent.bench import GridSpec, run_grid
@@ -46,7 +46,7 @@ def test_reports_are_attested_in_a_batch_and_verify(tmp_path: Path, measured) ->
     market = Market.at(w3, deploy_market(w3, admin))
     first = Measurement.from_report(store.get_json(hashes[0]))
     market.registry.as_(provider).register(
-        agent=agent.address,
+        agent=agent,
         hardware_id=first.hardwareId,
         price_per_second=1,
         metadata_uri="",
@@ -67,8 +67,8 @@ def test_reports_are_attested_in_a_batch_and_verify(tmp_path: Path, measured) ->
     assert len(events) == len(hashes)
     for event in events:
         args = event["args"]
-        attested = Measurement(**{k: args[k] for k, _ in MEASUREMENT_FIELDS})
-        report = store.get_json("0x" + args["reportHash"].hex())  # re-hashes on read
+        attested = Measurement.model_validate(dict(args["measurement"]))
+        report = store.get_json("0x" + attested.reportHash.hex())  # re-hashes on read
         attested.check_supported_by(report)
         assert report["metrics"]["output_tokens_per_s"] > 0
 

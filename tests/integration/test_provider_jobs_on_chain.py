@@ -20,6 +20,7 @@ from provider_agent.methods import get_method
 from provider_agent.models import make_random_llama, model_info
 
 WORKLOAD_ID = content_id({"kind": "workload", "name": "adhoc"})
+PRICE = 10**9 * 600  # the provider's rate (10**9 wei/s) x 10 minutes
 
 
 @pytest.fixture(scope="module")
@@ -38,7 +39,7 @@ def world(tmp_path: Path, tiny_model):
     market = Market.at(w3, deploy_market(w3, admin))
     hardware = detect(threads=[1], gpu=False)[0]
     market.registry.as_(provider).register(
-        agent=agent.address,
+        agent=agent,
         hardware_id=hardware.hardware_id,
         price_per_second=10**9,
         metadata_uri="",
@@ -57,18 +58,22 @@ def world(tmp_path: Path, tiny_model):
     return market, admin, provider, client, store, runner
 
 
-def _job(market: Market, admin, provider, client, spec_hash: str, method: str) -> int:
+def _job(
+    market: Market, admin, provider, client, spec_hash: str, method: str, hardware_id=None
+) -> int:
     now = market.jobs.w3.eth.get_block("latest")["timestamp"]
     receipt = market.jobs.as_(client).create_job(
         spec_hash=spec_hash,
         model_id=WORKLOAD_ID,
         workload_id=WORKLOAD_ID,
+        max_runtime_s=3600,
         deadline=now + 3600,
         escrow_wei=ETHER // 100,
     )
     job_id = market.jobs.created_job_id(receipt)
+    hardware_id = hardware_id or detect(threads=[1], gpu=False)[0].hardware_id
     market.jobs.as_(admin).assign_job(
-        job_id, provider.address, get_method(method).method_id, ETHER // 200
+        job_id, provider.address, hardware_id, get_method(method).method_id, PRICE
     )
     return job_id
 
@@ -133,7 +138,10 @@ def test_jobs_it_cannot_run_are_refused_with_a_reason(world, tiny_model) -> None
     assert "is not offered by this provider" in reasons[1]
     assert "malformed job spec" in reasons[2]
     assert "unavailable" in reasons[3]
-    assert all(market.jobs.get_job(i).status is JobStatus.ASSIGNED for i in ids)
+    assert all(market.jobs.get_job(i).status is JobStatus.ASSIGNED for i in ids)  # not accepted
+    market.jobs.as_(client).cancel_job(ids[0])  # so the client takes its escrow back at once
+    assert market.jobs.get_job(ids[0]).status is JobStatus.CANCELLED
+    assert market.jobs.withdrawable(client.address) == ETHER // 100
 
 
 def test_spec_bytes_are_verified_against_the_on_chain_hash(world, tiny_model) -> None:
