@@ -140,13 +140,21 @@ class LocalBlobStore(BlobStore):
         return self.path(h).exists()
 
 
-def open_blob_store(location: str | Path | None = None) -> BlobStore:
-    """The store at ``location`` (a folder or an http(s) URL); default from the settings."""
+def open_blob_store(location: str | Path | None = None, *, account: Any = None) -> BlobStore:
+    """The store at ``location`` (a folder or an http(s) URL); default from the settings.
+
+    An http(s) URL is the backend API (:class:`protocol.http_blobstore.HttpBlobStore`);
+    ``account`` (a ``LocalAccount``) signs its requests, which reading a job result needs.
+    """
     if location is None:
         from protocol.settings import Settings
 
         location = Settings().blob_location
     text = str(location)
+    if text.startswith(("http://", "https://")):
+        from protocol.http_blobstore import HttpBlobStore
+
+        return HttpBlobStore(text, account=account)
     if "://" in text:
-        raise BlobError(f"{text}: only local folders are supported as blob stores so far")
+        raise BlobError(f"{text}: a blob store is a local folder or an http(s) URL")
     return LocalBlobStore(Path(text))
