@@ -225,13 +225,21 @@ def _slashed(session: Session) -> set[tuple[int, str]]:
     return {(chain_id, address.lower()) for chain_id, address in rows}
 
 
+def _excluded():
+    """The condition of an attestation that does not count (bad signature or report, or
+    a challenge against it upheld, once the indexer records that)."""
+    condition = AttestationRow.signature_ok.is_(False) | AttestationRow.report_ok.is_(False)
+    upheld = getattr(AttestationRow, "challenge_upheld", None)
+    return condition | upheld.is_(True) if upheld is not None else condition
+
+
 def _usable_attestations(session: Session):
     """(attestation, report or None) pairs that count, in id order."""
     slashed = _slashed(session)
     query = (
         select(AttestationRow, ReportRow)
         .outerjoin(ReportRow, ReportRow.report_hash == AttestationRow.report_hash)
-        .where(AttestationRow.signature_ok.is_not(False), AttestationRow.report_ok.is_not(False))
+        .where(~_excluded())
         .order_by(AttestationRow.id)
     )
     for att, report in session.execute(query):
@@ -335,10 +343,7 @@ def build_dataset(session: Session) -> Dataset:
 
 def fingerprint(session: Session) -> tuple:
     """Changes whenever :func:`build_dataset` could give another answer (cheap to get)."""
-    bad = case(
-        (AttestationRow.signature_ok.is_(False) | AttestationRow.report_ok.is_(False), 1),
-        else_=0,
-    )
+    bad = case((_excluded(), 1), else_=0)
     att = session.execute(
         select(
             func.count(),

@@ -270,6 +270,19 @@ def test_bad_signatures_bad_reports_and_slashed_providers_are_left_out(db: str, 
     assert unchecked in row["attestation_ids"]
 
 
+@pytest.mark.skipif(
+    not hasattr(AttestationRow, "challenge_upheld"), reason="the indexer records no challenges yet"
+)
+def test_an_upheld_challenge_removes_the_attestation(db: str, store) -> None:
+    attest(db, store, make_report(SMALL, HW, CHAT, EAGER, 10.0))
+    cheat = attest(db, store, make_report(SMALL, HW, CHAT, EAGER, 90.0, seed=1))
+    assert cell(build(db), EAGER)["n_repeats"] == 2
+    with session_scope(db) as s:
+        s.get(AttestationRow, cheat).challenge_upheld = True
+    row = cell(build(db), EAGER)
+    assert row["n_repeats"] == 1 and cheat not in row["attestation_ids"]
+
+
 def test_attestation_without_fetched_report_uses_the_signed_headline(db: str, store) -> None:
     attest(db, store, make_report(SMALL, HW, CHAT, EAGER, 12.345), with_report_row=False)
     ds = build(db)
