@@ -115,6 +115,8 @@ class AttestationRow(Base):
     timestamp: Mapped[int] = mapped_column(BigInteger)
     # verification: None = not checked yet
     signer: Mapped[str | None] = mapped_column(ADDRESS)
+    claim_hash: Mapped[str | None] = mapped_column(HASH, index=True)  # what a challenge names
+    challenge_upheld: Mapped[bool] = mapped_column(Boolean, default=False)
     signature_ok: Mapped[bool | None] = mapped_column(Boolean)
     report_ok: Mapped[bool | None] = mapped_column(Boolean)
     problem: Mapped[str | None] = mapped_column(Text)
@@ -149,7 +151,10 @@ class JobRow(Base):
     escrow_wei: Mapped[int] = mapped_column(WEI)
     deadline: Mapped[int] = mapped_column(BigInteger)
     status: Mapped[str] = mapped_column(String(16), default="open")
+    max_runtime_s: Mapped[int] = mapped_column(BigInteger, default=0)
+    allowed_provider: Mapped[str | None] = mapped_column(ADDRESS)
     provider: Mapped[str | None] = mapped_column(ADDRESS, index=True)
+    hardware_id: Mapped[str | None] = mapped_column(HASH)
     method_id: Mapped[str | None] = mapped_column(HASH)
     price_wei: Mapped[int | None] = mapped_column(WEI)
     result_hash: Mapped[str | None] = mapped_column(HASH, index=True)
@@ -167,12 +172,30 @@ class ProviderRow(Base):
     address: Mapped[str] = mapped_column(ADDRESS)
     agent: Mapped[str] = mapped_column(ADDRESS)
     hardware_ids: Mapped[list[Any]] = mapped_column(JSON)
-    price_per_second_wei: Mapped[int] = mapped_column(WEI)
+    hardware_prices: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)  # id -> wei/s
+    price_per_second_wei: Mapped[int] = mapped_column(WEI)  # of its first hardware profile
     stake_wei: Mapped[int] = mapped_column(WEI)
+    free_stake_wei: Mapped[int] = mapped_column(WEI, default=0)
     active: Mapped[bool] = mapped_column(Boolean)
     slashed: Mapped[bool] = mapped_column(Boolean, default=False)
     metadata_uri: Mapped[str] = mapped_column(Text, default="")
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class ChallengeRow(Base):
+    """A challenge case against a posted claim, as the registry last reported it."""
+
+    __tablename__ = "challenges"
+    __table_args__ = (UniqueConstraint("chain_id", "challenge_id", name="uq_challenge"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    event_id: Mapped[int] = _event_fk()
+    chain_id: Mapped[int] = mapped_column(BigInteger)
+    challenge_id: Mapped[int] = mapped_column(BigInteger)
+    provider: Mapped[str] = mapped_column(ADDRESS, index=True)
+    claim_hash: Mapped[str] = mapped_column(HASH, index=True)
+    status: Mapped[str] = mapped_column(String(16), default="open")
+    slashed_wei: Mapped[int] = mapped_column(WEI, default=0)
 
 
 class MatchDecision(Base):

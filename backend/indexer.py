@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 
 from backend.db import ChainEvent, IndexedBlock, IndexerCursor
 from backend.events import DecodedEvent, EventSource
-from backend.projections import project
+from backend.projections import project, refresh_after_rollback
 
 KEEP_BLOCK_HASHES = 512
 
@@ -141,6 +141,8 @@ def index_step(
     chain_id = source.w3.eth.chain_id
     cursor = _cursor(session, chain_id, start_block)
     rolled_back = _undo_reorg(session, source, cursor, start_block)
+    if rolled_back is not None:
+        refresh_after_rollback(session, chain_id, source.market)
     head = source.w3.eth.block_number
     first, last = cursor.next_block, min(head - confirmations, cursor.next_block + max_blocks - 1)
     result = StepResult(first, first - 1, rolled_back_to=rolled_back, head=head)
@@ -149,7 +151,8 @@ def index_step(
     events = source.fetch(first, last)
     rows = _insert_new(session, chain_id, events)
     for row in rows:
-        project(session, row)
+        project(session, row, source.market)
+    session.flush()
     hashes = {e.block_number: e.block_hash for e in events}
     hashes[last] = source.block_hash(last)
     _remember_blocks(session, chain_id, hashes)

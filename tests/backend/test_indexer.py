@@ -9,7 +9,7 @@ import pytest
 from eth_account import Account
 from sqlalchemy import func, select
 
-from backend.db import ChainEvent, IndexerCursor, session_scope
+from backend.db import ChainEvent, IndexerCursor, ProviderRow, session_scope
 from backend.events import EventSource
 from backend.indexer import index_step
 from chain.clients import Market
@@ -29,7 +29,7 @@ def _register(w3, market: Market, hw: str = "0x" + "11" * 32) -> str:
     owner, agent = Account.create(), Account.create()
     fund(w3, owner.address, 10 * ETHER)
     market.registry.as_(owner).register(
-        agent=agent.address, hardware_id=hw, price_per_second=1, metadata_uri="", stake_wei=ETHER
+        agent=agent, hardware_id=hw, price_per_second=1, metadata_uri="", stake_wei=ETHER
     )
     return owner.address
 
@@ -107,3 +107,8 @@ def test_a_reorg_rolls_back_to_the_fork_point_and_reindexes(
         ]
     assert kept in providers and replacement in providers and orphan not in providers
     assert len(providers) == 3
+    with session_scope(database_url) as s:
+        rows = {p.address: p for p in s.scalars(select(ProviderRow))}
+    assert rows[kept].active and rows[replacement].active
+    assert rows[replacement].hardware_ids == ["0x" + "22" * 32]
+    assert orphan not in rows or not rows[orphan].active  # refreshed from the chain
