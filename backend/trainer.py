@@ -192,7 +192,9 @@ def _jsonable(value: Any) -> Any:
     if isinstance(value, list | tuple):
         return [_jsonable(v) for v in value]
     if isinstance(value, np.generic):
-        return value.item()
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None  # JSON has no NaN (PostgreSQL refuses it)
     return value if isinstance(value, str | int | float | bool | type(None)) else str(value)
 
 

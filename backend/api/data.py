@@ -11,11 +11,17 @@ from backend.api.schemas import DatasetView, Error, RecommendRequest, RecommendR
 from backend.api.state import ApiState
 from backend.db import session_scope
 from backend.trainer import LoadedModel, current_model
+from protocol.blobstore import BlobError
 
 
 def _model(state: ApiState) -> LoadedModel:
-    with session_scope(state.database_url) as session:
-        model = current_model(session, state.store)
+    try:
+        with session_scope(state.database_url) as session:
+            model = current_model(session, state.store)
+    except BlobError as exc:  # the trainer wrote it to a blob folder this API cannot see
+        raise HTTPException(
+            503, f"the promoted model's artifact cannot be loaded here: {exc}"
+        ) from None
     if model is None:
         raise HTTPException(
             409,

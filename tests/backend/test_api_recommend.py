@@ -127,3 +127,15 @@ def test_refusals_and_health(world) -> None:
     health = api.get("/health").json()
     assert health["model"]["version"] == version and health["model"]["n_cells"] == 180
     assert f"metainf_promoted_model_version {float(version)}" in api.get("/metrics").text
+
+
+def test_an_artifact_this_api_cannot_see_is_a_503(world, tmp_path) -> None:
+    from backend import trainer
+
+    api, version = world
+    with session_scope(api.app.state.metainf.database_url) as s:
+        artifact = trainer.promoted_version(s).artifact_hash
+    LocalBlobStore(tmp_path / "blobs").path(artifact).unlink()
+    trainer._cache.clear()  # as in a fresh API process
+    r = api.post("/recommend", json=body())
+    assert r.status_code == 503 and "cannot be loaded" in r.json()["detail"]
