@@ -69,8 +69,11 @@ class JobView(BaseModel):
     workload_id: str
     escrow_wei: Wei
     deadline: int
+    max_runtime_s: int
+    allowed_provider: str | None
     status: str
     provider: str | None
+    hardware_id: str | None
     method_id: str | None
     price_wei: Wei | None
     result_hash: str | None

@@ -271,7 +271,15 @@ def test_an_unknown_result_hash_still_needs_a_signature(api, db) -> None:
 
 
 def test_jobs_with_their_match_decision(api, db) -> None:
-    add_job(db, 1, CLIENT.address, status="assigned", provider=PROVIDER, price_wei=5 * 10**17)
+    add_job(
+        db,
+        1,
+        CLIENT.address,
+        status="assigned",
+        provider=PROVIDER,
+        hardware_id=content_id(HW),
+        price_wei=5 * 10**17,
+    )
     add_job(db, 2, CLIENT.address, status="unmatched", unmatched_reason="no provider fits")
     add_job(db, 3, STRANGER.address)
     candidates = [
@@ -292,7 +300,7 @@ def test_jobs_with_their_match_decision(api, db) -> None:
         )
     job = api.get("/jobs/1").json()
     assert job["status"] == "assigned" and job["price_wei"] == str(5 * 10**17)
-    assert job["escrow_wei"] == str(10**18)
+    assert job["escrow_wei"] == str(10**18) and job["hardware_id"] == content_id(HW)
     assert job["decision"]["model_version"] == 4
     assert job["decision"]["candidates"] == candidates
     assert api.get("/jobs/2").json()["unmatched_reason"] == "no provider fits"
