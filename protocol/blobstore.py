@@ -12,7 +12,6 @@ the backend's HTTP blob endpoint implements the same interface remotely.
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import tempfile
@@ -20,6 +19,7 @@ from abc import ABC, abstractmethod
 from pathlib import Path
 from typing import Any
 
+from protocol import jsonsafe
 from protocol.canonical import canonical_json, keccak_hex
 
 MAX_BLOB_BYTES = 8 * 1024 * 1024  # one report with raw samples is ~50 KB; specs far less
@@ -91,7 +91,7 @@ class BlobStore(ABC):
         return self.put(canonical_json(value))
 
     def get_json(self, h: str) -> Any:
-        return json.loads(self.get(h))
+        return jsonsafe.loads(self.get(h))
 
 
 class LocalBlobStore(BlobStore):

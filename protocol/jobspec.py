@@ -8,11 +8,11 @@ and a malformed one is refused with a message naming the field.
 
 from __future__ import annotations
 
-import json
 from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, Strict, StringConstraints, ValidationError
 
+from protocol import jsonsafe
 from protocol.canonical import content_id
 
 SPEC_SCHEMA = "metainf.job-spec/1"
@@ -73,8 +73,8 @@ class _Document(BaseModel):
     @classmethod
     def from_bytes(cls, data: bytes):  # noqa: ANN206 - returns cls
         try:
-            doc = json.loads(data)
-        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            doc = jsonsafe.loads(data)
+        except (UnicodeDecodeError, ValueError) as exc:
             raise JobSpecError(f"{cls.WHAT} is not valid JSON: {exc}") from exc
         return cls.from_document(doc)
 

@@ -18,7 +18,7 @@ variable                    meaning                                 default
 ``METAINF_REDIS_URL``       Celery broker + result backend          unset: embedded
 ``METAINF_DATABASE_URL``    SQLAlchemy URL of the backend database  SQLite in data dir
 ``METAINF_BACKEND_URL``     the backend's HTTP API (SDK, agents)    ``http://127.0.0.1:8000``
-``METAINF_THREADS``         BLAS/OpenMP threads of meta-learning    1
+``METAINF_THREADS``         BLAS/OpenMP threads of meta (0: no cap) 1
 ``METAINF_AUDITORS``        auditor addresses, comma-separated:     none
                             they may read every job's result
 ``METAINF_AUTH_WINDOW_S``   accepted clock skew of signed requests  300
@@ -59,7 +59,7 @@ class Settings(BaseSettings):
     redis_url: str | None = None
     database_url: str | None = None
     backend_url: str = "http://127.0.0.1:8000"
-    threads: int = Field(1, ge=1, le=1024)
+    threads: int = Field(1, ge=0, le=1024)  # 0: no limit
     auditors: Annotated[tuple[str, ...], NoDecode] = ()
     auth_window_s: int = Field(300, ge=10, le=3600)
     api_page_limit: int = Field(500, ge=1, le=10_000)

@@ -18,7 +18,6 @@ from sqlalchemy.exc import OperationalError
 
 from backend.api.blobs import blob_router
 from backend.api.data import data_router
-from backend.api.jsonsafe import MAX_DEPTH, too_deep
 from backend.api.market import market_router
 from backend.api.metrics import Message, MetricsMiddleware, Receive, Scope, Send
 from backend.api.ops import ops_router
@@ -26,6 +25,7 @@ from backend.api.schemas import COMMON_ERRORS
 from backend.api.state import SMALL_BODY_BYTES, ApiState
 from backend.config import BackendConfig
 from protocol.blobstore import MAX_BLOB_BYTES, BlobCorrupt, BlobNotFound, BlobTooLarge
+from protocol.jsonsafe import MAX_DEPTH, too_deep
 from protocol.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -93,8 +93,8 @@ class BodyLimitMiddleware:
 
 
 class JsonDepthMiddleware:
-    """422 for JSON bodies nested deeper than :data:`~backend.api.jsonsafe.MAX_DEPTH`
-    (see :mod:`backend.api.jsonsafe`), on every route that parses JSON bodies itself
+    """422 for JSON bodies nested deeper than :data:`~protocol.jsonsafe.MAX_DEPTH`
+    (see :mod:`protocol.jsonsafe`), on every route that parses JSON bodies itself
     (all but the upload routes, which check what they parse)."""
 
     def __init__(self, app) -> None:

@@ -18,7 +18,6 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from backend.api.auth import authenticate
-from backend.api.jsonsafe import MAX_DEPTH, too_deep
 from backend.api.metrics import BLOB_BYTES
 from backend.api.schemas import INT63_MAX, BlobHash, Error
 from backend.api.state import ApiState
@@ -26,6 +25,7 @@ from backend.db import JobRow, session_scope
 from protocol.blobstore import MAX_BLOB_BYTES
 from protocol.canonical import CanonicalJSONError, canonical_json, keccak_hex
 from protocol.jobspec import RESULT_SCHEMA, JobResult, JobSpec, JobSpecError
+from protocol.jsonsafe import MAX_DEPTH, too_deep
 
 HashPath = Annotated[
     str, Path(pattern=r"^0x[0-9a-fA-F]{64}$", description="keccak256 of the blob, 0x-hex")

@@ -95,3 +95,23 @@ def test_result_document_round_trip() -> None:
     assert result.result_hash == content_id(result.to_document())
     with pytest.raises(JobSpecError):
         JobResult.from_document({"schema": "metainf.job-result/1"})
+
+
+def test_deeply_nested_documents_are_refused_before_parsing() -> None:
+    """py_ecc raises the recursion limit: json.loads on this would kill the process."""
+
+    bomb = b"[" * 100_000
+    with pytest.raises(JobSpecError, match="nested 100000 levels deep"):
+        JobSpec.from_bytes(bomb)
+
+
+def test_blob_json_is_parsed_with_a_depth_limit(tmp_path) -> None:
+    from protocol.blobstore import LocalBlobStore
+    from protocol.jsonsafe import JSONTooDeep
+
+    store = LocalBlobStore(tmp_path)
+    h = store.put(b'{"a":' * 100 + b"1" + b"}" * 100)
+    with pytest.raises(JSONTooDeep):
+        store.get_json(h)
+    ok = store.put(b'{"a": "[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[["}')
+    assert store.get_json(ok)["a"].startswith("[[[[")
