@@ -93,6 +93,14 @@ class JobSpec(_Document):
     ignore_eos: StrictBool = True
     objective: Literal["throughput", "latency"] = "throughput"
     concurrency: StrictInt = Field(0, ge=0, le=MAX_PROMPTS)  # 0: as many as the engine takes
+    # "exact": only methods that reproduce the reference greedy tokens; a number: lossy
+    # methods whose measured token agreement with the reference is at least that
+    quality: Literal["exact"] | Annotated[float, Strict(), Field(ge=0.0, le=1.0)] = "exact"
+
+    @property
+    def work_tokens(self) -> int:
+        """Output tokens the job asks for (what runtime = work / throughput is about)."""
+        return len(self.prompts) * self.max_new_tokens
 
     @property
     def spec_hash(self) -> str:

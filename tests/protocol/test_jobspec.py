@@ -10,6 +10,7 @@ from protocol.canonical import canonical_json, content_id
 from protocol.jobspec import JobResult, JobSpec, JobSpecError
 
 MODEL = content_id({"model": "tiny"})
+SPEC_HASH = "0x94a7e27acc31dfcaa1c8362a088dff28bbb82e339ef8f6b9dc3469e4bb7060aa"
 WORKLOAD = content_id({"workload": "chat"})
 
 
@@ -42,6 +43,8 @@ def test_round_trip_and_hash_is_content_id() -> None:
         ({"objective": "cheap"}, "objective: Input should be 'throughput' or 'latency'"),
         ({"schema": "other/1"}, "schema must be"),
         ({"surprise": 1}, "surprise: Extra inputs are not permitted"),
+        ({"quality": "fast"}, "quality"),
+        ({"quality": 1.5}, "quality"),
     ],
 )
 def test_malformed_specs_are_refused(change: dict, message: str) -> None:
@@ -60,7 +63,7 @@ def test_missing_fields_and_bad_json_are_refused() -> None:
         JobSpec.from_bytes(json.dumps([1]).encode())
 
 
-def test_hashes_are_those_of_the_previous_release() -> None:
+def test_hashes_are_pinned() -> None:
     """Spec and result documents keep their hashes across refactors (pinned values)."""
     spec = JobSpec(
         model_id=content_id({"m": 1}),
@@ -68,7 +71,8 @@ def test_hashes_are_those_of_the_previous_release() -> None:
         max_new_tokens=8,
         workload_id=content_id({"w": 1}),
     )
-    assert spec.spec_hash == "0x097f0b39764fc8656439c674ffc76b8ee1ab2212d3f7293a6b9fcbc06ce41f32"
+    # re-pinned when the spec gained its `quality` field (no spec had gone on chain yet)
+    assert spec.spec_hash == SPEC_HASH
     result = JobResult(
         job_id=1,
         spec_hash=spec.spec_hash,
@@ -79,7 +83,7 @@ def test_hashes_are_those_of_the_previous_release() -> None:
         environment={"engine": "hf"},
     )
     assert result.result_hash == (
-        "0x97427e887b95d2ef2dd70a2acbe6885fd1e1580eca44b0b7ef2d0c37ec1d0051"
+        "0xfef752d7bbfa14e12473342d853bd7f59d4493e8a109bffdaa08266a2e76e8a1"
     )
 
 
