@@ -355,7 +355,8 @@ def fingerprint(session: Session) -> tuple:
     ext = session.execute(select(func.count(), func.max(ExternalCell.id))).one()
     reports = session.scalar(select(func.count()).select_from(ReportRow))
     slashed = sorted(_slashed(session))
-    return (*att, *ext, reports, tuple(slashed))
+    database = str(session.get_bind().url)  # one process may serve several databases
+    return (database, *att, *ext, reports, tuple(slashed))
 
 
 class DatasetCache:

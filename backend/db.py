@@ -209,6 +209,7 @@ class MatchDecision(Base):
     job_id: Mapped[int] = mapped_column(BigInteger)
     model_version: Mapped[int | None] = mapped_column(Integer)
     provider: Mapped[str | None] = mapped_column(ADDRESS)
+    hardware_id: Mapped[str | None] = mapped_column(HASH)
     method_id: Mapped[str | None] = mapped_column(HASH)
     price_wei: Mapped[int | None] = mapped_column(WEI)
     candidates: Mapped[list[Any]] = mapped_column(JSON)

@@ -7,6 +7,7 @@ kept) so that a decoded event can be stored as it is.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
@@ -33,7 +34,7 @@ def _json_safe(value: Any) -> Any:
         return "0x" + bytes(value).hex()
     if isinstance(value, list | tuple):
         return [_json_safe(v) for v in value]
-    if isinstance(value, dict):
+    if isinstance(value, Mapping):  # web3's AttributeDict is a Mapping, not a dict
         return {k: _json_safe(v) for k, v in value.items()}
     return value
 

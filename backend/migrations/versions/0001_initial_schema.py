@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-28 13:26:05.586598
+Create Date: 2026-11-28 13:35:23.506142
 """
 
 from __future__ import annotations
@@ -89,6 +89,7 @@ def upgrade() -> None:
         sa.Column("job_id", sa.BigInteger(), nullable=False),
         sa.Column("model_version", sa.Integer(), nullable=True),
         sa.Column("provider", sa.String(length=42), nullable=True),
+        sa.Column("hardware_id", sa.String(length=66), nullable=True),
         sa.Column("method_id", sa.String(length=66), nullable=True),
         sa.Column("price_wei", sa.Numeric(precision=78, scale=0), nullable=True),
         sa.Column("candidates", sa.JSON(), nullable=False),
