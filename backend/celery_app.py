@@ -35,7 +35,8 @@ def make_app(config: BackendConfig | None = None) -> Celery:
         accept_content=["json"],
         task_track_started=True,
         broker_connection_retry_on_startup=True,
-        broker_transport_options={"visibility_timeout": 300},
+        # a message a dead worker took comes back after this (Redis); tasks are idempotent
+        broker_transport_options={"visibility_timeout": config.visibility_timeout_s},
         result_expires=3600,
         beat_schedule={
             "index-chain": {"task": "backend.index_chain", "schedule": config.index_interval_s},
@@ -43,6 +44,11 @@ def make_app(config: BackendConfig | None = None) -> Celery:
             "train-selector": {
                 "task": "backend.train_selector",
                 "schedule": config.train_interval_s,
+            },
+            "sweep": {"task": "backend.sweep", "schedule": config.settle_interval_s},
+            "recheck-reports": {
+                "task": "backend.recheck_reports",
+                "schedule": config.settle_interval_s,
             },
         },
     )

@@ -26,6 +26,22 @@ class BackendConfig:
     index_interval_s: float = 2.0
     settle_interval_s: float = 10.0
     train_interval_s: float = 30.0
+    train_min_new_cells: int = 8
+    holdout_fraction: float = 0.2
+    visibility_timeout_s: int = 300
+
+    @property
+    def code_version(self) -> str:
+        """What a trained model depends on besides its data: our release and meta's format."""
+        from importlib.metadata import PackageNotFoundError, version
+
+        from meta.persistence import SCHEMA_VERSION
+
+        try:
+            release = version("metainf-market")
+        except PackageNotFoundError:
+            release = "source"
+        return f"metainf-market {release}, meta schema {SCHEMA_VERSION}"
 
     @classmethod
     def from_settings(cls, settings: Settings | None = None) -> BackendConfig:
@@ -44,4 +60,7 @@ class BackendConfig:
             rpc_url=s.rpc_url,
             deployments_dir=s.deployments_dir,
             blob_location=s.blob_location,
+            confirmations=s.confirmations,
+            train_min_new_cells=s.train_min_new_cells,
+            visibility_timeout_s=s.task_visibility_timeout_s,
         )

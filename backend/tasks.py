@@ -88,6 +88,35 @@ def verify_attestations(self, tx_hash: str) -> dict:  # noqa: ANN001
     return {"attestations": n, "reports_ok": sum(r is True for r in reports)}
 
 
+@shared_task(bind=True, name="backend.sweep", **RETRY)
+def sweep(self) -> dict:  # noqa: ANN001
+    """Re-enqueue work a lost message left undone: unverified attestation transactions
+    and open jobs without a decision (both tasks are idempotent)."""
+    from backend.db import JobRow, MatchDecision
+
+    ctx = _ctx(self)
+    with session_scope(ctx.config.database_url) as session:
+        txs = session.scalars(
+            select(ChainEvent.tx_hash)
+            .join(AttestationRow, AttestationRow.event_id == ChainEvent.id)
+            .where(ChainEvent.chain_id == ctx.chain_id, AttestationRow.signature_ok.is_(None))
+            .distinct()
+        ).all()
+        decided = select(MatchDecision.job_id).where(MatchDecision.chain_id == ctx.chain_id)
+        jobs = session.scalars(
+            select(JobRow.job_id).where(
+                JobRow.chain_id == ctx.chain_id,
+                JobRow.status == "open",
+                JobRow.job_id.not_in(decided),
+            )
+        ).all()
+    for tx_hash in txs:
+        verify_attestations.delay(tx_hash)
+    for job_id in jobs:
+        match_job.delay(job_id)
+    return {"verify": len(txs), "match": len(jobs)}
+
+
 @shared_task(bind=True, name="backend.recheck_reports", **RETRY)
 def recheck_reports(self) -> int:  # noqa: ANN001
     from backend.verify import recheck_reports as recheck
@@ -122,5 +151,11 @@ def train_selector(self) -> dict:  # noqa: ANN001
 
     ctx = _ctx(self)
     with session_scope(ctx.config.database_url) as session:
-        outcome = train_if_due(session, ctx.store)
+        outcome = train_if_due(
+            session,
+            ctx.store,
+            min_new_cells=ctx.config.train_min_new_cells,
+            holdout_fraction=ctx.config.holdout_fraction,
+            code_version=ctx.config.code_version,
+        )
     return {"status": outcome.status, "version": outcome.version, "reason": outcome.reason}

@@ -56,6 +56,53 @@ def api(host: str, port: int, log_level: str) -> None:
     uvicorn.run(app, host=host, port=port, log_level=log_level)
 
 
+@backend.command()
+@click.option("--concurrency", "-c", default=2, show_default=True, type=click.IntRange(1, 64))
+@click.option(
+    "--pool",
+    default="prefork",
+    show_default=True,
+    type=click.Choice(["prefork", "threads", "solo"]),
+)
+@click.option("--log-level", default="INFO", show_default=True)
+def worker(concurrency: int, pool: str, log_level: str) -> None:
+    """Run a Celery worker (indexer, verifier, matcher, settlement, trainer tasks).
+
+    Start as many as you like, on as many machines, against one broker (METAINF_REDIS_URL)
+    and one database (METAINF_DATABASE_URL); without METAINF_REDIS_URL the broker is the
+    embedded SQLite transport under METAINF_DATA_DIR (one machine)."""
+    app = _app()
+    app.worker_main(["worker", "-l", log_level, "-c", str(concurrency), "-P", pool])
+
+
+@backend.command()
+@click.option("--log-level", default="INFO", show_default=True)
+def beat(log_level: str) -> None:
+    """Run the Celery beat scheduler that drives the periodic tasks (run exactly one)."""
+    from protocol.settings import Settings
+
+    app = _app()
+    schedule = Settings().data_dir / "celerybeat-schedule"
+    schedule.parent.mkdir(parents=True, exist_ok=True)
+    app.start(["beat", "-l", log_level, "-s", str(schedule)])
+
+
+def _app():  # noqa: ANN202 - celery.Celery
+    """The Celery app on a migrated database (workers never start on a stale schema)."""
+    from backend.celery_app import make_app
+    from backend.config import BackendConfig
+    from backend.migrate import upgrade
+
+    config = BackendConfig.from_settings()
+    try:
+        upgrade(config.database_url)
+    except Exception as exc:
+        raise click.ClickException(
+            f"cannot migrate {_redacted(config.database_url)}: {exc}"
+        ) from None
+    return make_app(config)
+
+
 def _redacted(url: str) -> str:
     from sqlalchemy.engine import make_url
 

@@ -23,6 +23,12 @@ variable                    meaning                                 default
                             they may read every job's result
 ``METAINF_AUTH_WINDOW_S``   accepted clock skew of signed requests  300
 ``METAINF_API_PAGE_LIMIT``  most rows one API list page returns     500
+``METAINF_CONFIRMATIONS``   blocks an event must be buried under    0
+                            before the backend indexes it
+``METAINF_TRAIN_MIN_NEW_CELLS`` new data set cells that trigger       8
+                            retraining MetaInf
+``METAINF_TASK_VISIBILITY_TIMEOUT_S`` when a task a dead worker held   300
+                            is delivered again (Redis)
 ==========================  ======================================  ======================
 """
 
@@ -63,6 +69,9 @@ class Settings(BaseSettings):
     auditors: Annotated[tuple[str, ...], NoDecode] = ()
     auth_window_s: int = Field(300, ge=10, le=3600)
     api_page_limit: int = Field(500, ge=1, le=10_000)
+    confirmations: int = Field(0, ge=0, le=1000)
+    train_min_new_cells: int = Field(8, ge=1)
+    task_visibility_timeout_s: int = Field(300, ge=1)
 
     admin_key: SecretStr | None = None
     matcher_key: SecretStr | None = None
