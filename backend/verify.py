@@ -16,69 +16,15 @@ For each attestation transaction the indexer stored, the verifier
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any
-
-from eth_account import Account
-from eth_utils import keccak
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from backend.db import AttestationRow, ChainEvent, ReportRow
+from chain.claims import decode_attestation_tx, signing_key_problem
 from chain.clients import Market
 from protocol.blobstore import BlobError, BlobStore
-from protocol.eip712 import MEASUREMENT_FIELDS, Attestation, BatchHeader, Measurement
+from protocol.eip712 import MEASUREMENT_FIELDS, Measurement
 from protocol.report import ReportError
-
-
-@dataclass(frozen=True)
-class SignedClaims:
-    signer: str
-    measurements: list[Measurement]
-    claim_hashes: list[str]
-
-
-def _decode(market: Market, tx_input: Any) -> SignedClaims:
-    """The signer and items of an ``attest`` / ``attestBatch`` transaction."""
-    reg = market.attestations
-    domain = reg.domain()
-    fn, args = reg.contract.decode_function_input(tx_input)
-    if fn.fn_name == "attest":
-        a = Attestation.model_validate(_plain(args["a"]))
-        digest = domain.digest(a.struct_hash())
-        return SignedClaims(
-            a.recover(domain, args["signature"]), [a.measurement], ["0x" + digest.hex()]
-        )
-    if fn.fn_name == "attestBatch":
-        h = _plain(args["h"])
-        header = BatchHeader.model_validate(h)
-        items = [Measurement.model_validate(_plain(i)) for i in args["items"]]
-        signable = header.signable_for(items, domain)
-        signer = Account.recover_message(signable, signature=args["signature"])
-        batch_digest = domain.digest(header.struct_hash_for(items))
-        claims = ["0x" + keccak(batch_digest + m.struct_hash()).hex() for m in items]
-        return SignedClaims(signer, items, claims)
-    raise ValueError(f"transaction calls {fn.fn_name}, not an attestation function")
-
-
-def _plain(value: Any) -> Any:
-    if hasattr(value, "_asdict"):
-        value = value._asdict()
-    if isinstance(value, dict):
-        return {k: _plain(v) for k, v in value.items()}
-    return value
-
-
-def _key_valid_at(market: Market, signer: str, provider: str, timestamp: int) -> str | None:
-    """Why ``signer`` could not sign for ``provider`` at ``timestamp`` (None: it could)."""
-    bound_to, bound_at, revoked_at = market.registry.agent_key(signer)
-    if bound_to.lower() != provider.lower():
-        return f"signer {signer} is not an agent key of {provider}"
-    if bound_at > timestamp:
-        return f"signer {signer} was bound only at {bound_at}, after the claim"
-    if revoked_at and revoked_at <= timestamp:
-        return f"signer {signer} was revoked at {revoked_at}, before the claim"
-    return None
 
 
 def _same(m: Measurement, row: AttestationRow) -> bool:
@@ -101,9 +47,9 @@ def verify_transaction(session: Session, market: Market, chain_id: int, tx_hash:
     if not rows:
         return 0
     w3 = market.attestations.w3
-    claims = _decode(market, w3.eth.get_transaction(tx_hash)["input"])
+    claims = decode_attestation_tx(market, w3.eth.get_transaction(tx_hash)["input"])
     block_time = w3.eth.get_block(rows[0][1].block_number)["timestamp"]
-    problem = _key_valid_at(market, claims.signer, rows[0][0].provider, block_time)
+    problem = signing_key_problem(market, claims.signer, rows[0][0].provider, block_time)
     if len(claims.measurements) != len(rows):
         problem = f"{len(rows)} events but {len(claims.measurements)} signed items"
     for i, (row, _event) in enumerate(rows):
