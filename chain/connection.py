@@ -2,9 +2,25 @@
 
 from __future__ import annotations
 
-from web3 import Web3
+import threading
+from contextlib import nullcontext
+
+from web3 import EthereumTesterProvider, Web3
 
 from protocol.settings import IN_PROCESS, Settings
+
+
+class InProcessProvider(EthereumTesterProvider):
+    """py-evm in this process, safe to share between threads (the embedded demo runs a
+    backend worker and an API beside the main thread): one request at a time."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.lock = threading.RLock()
+
+    def make_request(self, method, params):  # noqa: ANN001, ANN201 - web3's signature
+        with self.lock:
+            return super().make_request(method, params)
 
 
 class ChainConfigError(ValueError):
@@ -21,9 +37,7 @@ def connect(rpc_url: str | None = None, timeout_s: float | None = None) -> Web3:
     except ValidationError as exc:
         raise ChainConfigError(f"invalid chain settings: {exc}") from None
     if settings.rpc_url == IN_PROCESS:
-        from web3 import EthereumTesterProvider
-
-        return Web3(EthereumTesterProvider())
+        return Web3(InProcessProvider())
     timeout = timeout_s if timeout_s is not None else settings.rpc_timeout_s
     w3 = Web3(Web3.HTTPProvider(settings.rpc_url, request_kwargs={"timeout": timeout}))
     if not w3.is_connected():
@@ -54,10 +68,11 @@ def advance_time(w3: Web3, seconds: int) -> int:
     provider = w3.provider
     tester = getattr(provider, "ethereum_tester", None)
     if tester is not None:
-        # eth-tester's pending block may already be ahead of the latest one.
-        pending = tester.get_block_by_number("pending")["timestamp"]
-        latest = w3.eth.get_block("latest")["timestamp"]
-        tester.time_travel(max(pending, latest) + seconds)
+        with getattr(provider, "lock", nullcontext()):
+            # eth-tester's pending block may already be ahead of the latest one.
+            pending = tester.get_block_by_number("pending")["timestamp"]
+            latest = w3.eth.get_block("latest")["timestamp"]
+            tester.time_travel(max(pending, latest) + seconds)
     else:
         provider.make_request("evm_increaseTime", [seconds])
         provider.make_request("evm_mine", [])

@@ -1,183 +1,276 @@
-"""One marketplace round on the embedded default: real benchmarks, real attestations,
-a real paid job served by a real (tiny, random-weight) model on an in-process chain.
+"""The whole marketplace in one run, on the embedded default stack (``metainf demo``).
 
-1. deploy the contracts; a provider, its agent key and a client get throwaway keys;
-2. the provider agent benchmarks a few CPU methods on a tiny model and stores the reports;
-3. it registers, stakes, and posts the reports as one signed batch of attestations;
-4. every attested figure is re-derived from its stored report (what an auditor checks);
-5. the client uploads a job spec and escrows payment; the job is assigned the method whose
-   attested throughput on that (model, hardware, workload) is highest among exact methods
-   (the MetaInf matcher of the backend takes this place once it exists);
-6. the agent runs the job with that method and commits the result hash; after the
-   challenge window the job finalizes and the provider withdraws its pay.
+1. deploy the contracts on an in-process EVM; start the backend (SQLite, a real Celery
+   worker on the embedded transport, the HTTP API) and import the committed CPU
+   meta-data set as history for the meta-learner;
+2. three providers with different hardware profiles stake, benchmark their methods on a
+   small random-weight model with the real harness, and post signed attestations; one of
+   them also posts a deliberately false one (speed figures inflated 3x);
+3. the backend indexes and re-verifies every attestation, builds the data set and trains
+   MetaInf; an auditor re-verifies everything, re-measures the claims and challenges the
+   false one; the arbiter upholds it and the cheater is slashed;
+4. a client submits a paid job through the SDK; the backend picks the provider and
+   method that MetaInf predicts fastest within the budget and offers it on chain; the
+   provider's agent accepts and runs it; the client verifies the result against its
+   on-chain hash; after the challenge window the job is settled and everybody withdraws;
+5. the job is re-run with every eligible method on the chosen hardware, to check the
+   choice against measurements; a summary, a markdown report and plots are written.
 """
 
 from __future__ import annotations
 
+import statistics
+import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from eth_account import Account
 from web3 import Web3
 
-from chain.clients import Market
-from chain.connection import advance_time, connect, fund
-from chain.deploy import MarketParams, deploy_market
-from protocol.blobstore import LocalBlobStore
-from protocol.eip712 import Measurement
+from backend.dataset import import_external_csv
+from backend.db import session_scope
+from chain.clients import JobStatus
+from chain.connection import advance_time
+from demo.providers import (
+    METHODS,
+    WORKLOADS,
+    DemoProvider,
+    ProviderPlan,
+    benchmark,
+    post_false_attestation,
+    register_and_attest,
+)
+from demo.stack import EmbeddedStack, Stack
 from protocol.jobspec import JobSpec
-from provider_agent.attest import Attester
-from provider_agent.bench import GridSpec, run_grid
-from provider_agent.hardware import profile_by_name
-from provider_agent.harness import BenchConfig
-from provider_agent.job_runner import Delivered, JobRunner
+from provider_agent.engines import make_engine
+from provider_agent.job_runner import Delivered, run_spec
 from provider_agent.methods import get_method
-from provider_agent.models import make_random_llama, model_info
+from provider_agent.models import ModelInfo, make_random_llama, model_info
 from provider_agent.workloads import get_workload
+from sdk import Client
 
-METHODS = ("hf-eager", "hf-sdpa", "hf-int8", "hf-ngram")
-WORKLOADS = {
-    "chat": dict(num_requests=4, concurrency=4, prompt_tokens=(8, 24), output_tokens=(8, 16)),
-    "summarize": dict(num_requests=2, prompt_tokens=(24, 32), output_tokens=(8, 8)),
-}
-PROMPTS = ("Tell me about GPUs.", "What is prefix caching?", "Write a haiku.", "Hello!")
-ESCROW = Web3.to_wei(0.01, "ether")
-PRICE_PER_SECOND = Web3.to_wei(10_000, "gwei")
-MAX_RUNTIME_S = 600
-PRICE = Web3.to_wei(0.004, "ether")  # <= PRICE_PER_SECOND x MAX_RUNTIME_S (0.006 ETH)
+REPO = Path(__file__).resolve().parent.parent
+HISTORY = REPO / "data" / "metadataset" / "cpu.csv"
+HISTORY_DESCRIPTORS = REPO / "data" / "metadataset" / "cpu.descriptors.json"
+PLANS = (
+    ProviderPlan("alpha", ("cpu-1t",), price_gwei_per_s=20_000),
+    ProviderPlan("beta", ("cpu-2t",), price_gwei_per_s=40_000),
+    ProviderPlan("gamma", ("cpu-1t", "cpu-2t"), price_gwei_per_s=30_000),
+)
+CHEATER = "beta"
+PROMPTS = (
+    "Explain what a GPU does in one paragraph.",
+    "Write a short poem about the sea.",
+    "What is prefix caching in LLM serving?",
+    "List three uses of speculative decoding.",
+)
+BUDGET = Web3.to_wei(0.05, "ether")
+MAX_NEW_TOKENS = 24
 
 
 @dataclass
 class DemoResult:
+    """What ``metainf demo --json`` writes (values of that run)."""
+
     attestations_posted: int
     attestations_verified: int
-    job_id: int
     job_state: str
+    provider: str
     method: str
-    attested_tokens_per_s: dict[str, float]
+    predicted_best_method: str
+    measured_best_method: str
+    speedup_vs_baseline: float
+    chosen_vs_best_throughput: float
     provider_paid_wei: int
     client_refund_wei: int
+    false_attestation_slashed: bool
+    details: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
 
-def _pick_method(market: Market, model_id: str, hw_id: str, workload_id: str) -> str:
-    """The exact method with the highest attested throughput for this task."""
-    best: dict[str, int] = {}
-    for event in market.attestations.logs("Attested", 0):
-        a = event["args"]["measurement"]
-        task = (
-            "0x" + a["modelId"].hex(),
-            "0x" + a["hardwareId"].hex(),
-            "0x" + a["workloadId"].hex(),
+Say = Callable[[str], None]
+
+
+def _setup_model(work_dir: Path) -> ModelInfo:
+    return model_info(make_random_llama(work_dir / "models" / "small", size="small", seed=7))
+
+
+def _backend_round(stack: Stack, say: Say) -> dict:
+    """Index and verify everything on chain, then train: through the worker."""
+    indexed = stack.run_task("backend.index_chain")
+    stack.run_task("backend.sweep")  # verification tasks queued by the index run finish first
+    trained = stack.run_task("backend.train_selector")
+    say(
+        f"backend indexed {indexed['events']} events; MetaInf training: {trained['status']}"
+        f" ({trained['reason']})"
+    )
+    return trained
+
+
+def _providers(stack: Stack, model: ModelInfo, say: Say) -> tuple[list[DemoProvider], int]:
+    providers, posted = [], 0
+    for plan in PLANS:
+        say(
+            f"provider {plan.name} benchmarks {len(METHODS)} methods x {len(WORKLOADS)} "
+            f"workloads on {', '.join(plan.profiles)}"
         )
-        if task == (model_id, hw_id, workload_id):
-            best["0x" + a["methodId"].hex()] = a["tokensPerSecX1000"]
-    exact = {m: tps for m, tps in best.items() if _method_by_id(m).exact}
-    return max(exact, key=exact.get)
+        provider = benchmark(stack, plan, model)
+        n = register_and_attest(stack, provider)
+        posted += n
+        say(
+            f"provider {plan.name} ({provider.address}) staked 3 ETH and posted {n} signed attestations"
+        )
+        providers.append(provider)
+    return providers, posted
 
 
-def _method_by_id(method_id: str):  # noqa: ANN202 - MethodSpec
-    return next(get_method(n) for n in METHODS if get_method(n).method_id == method_id)
+def _wait_for(predicate: Callable[[], Any], timeout: float, what: str) -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.1)
+    raise TimeoutError(f"timed out waiting for {what}")
 
 
-def run_demo(work_dir: Path, say: Callable[[str], None] = print) -> DemoResult:
+def _serve_job(stack: Stack, providers: list[DemoProvider], model: ModelInfo, job_id: int):
+    """Every provider's agent polls once; the assigned one accepts and delivers."""
+    job = stack.market.jobs.get_job(job_id)
+    owner = next(p for p in providers if p.address == job.provider)
+    hardware = next(h for h in owner.hardware if h.hardware_id == "0x" + job.hardware_id.hex())
+    outcomes = owner.runner(stack, model, hardware).poll_once()
+    delivered = [o for o in outcomes if isinstance(o, Delivered) and o.job_id == job_id]
+    if not delivered:
+        raise RuntimeError(f"the provider did not deliver job {job_id}: {outcomes}")
+    return owner, hardware
+
+
+def _measure_methods(spec: JobSpec, model: ModelInfo, hardware, methods: list[str]) -> dict:
+    """Output tokens/s of the job itself with each method (median of 3 after a warm-up)."""
+    out = {}
+    for name in methods:
+        engine = make_engine(model, get_method(name), hardware, max_model_len=1024)
+        engine.load()
+        run_spec(engine, spec, model)
+        runs = [run_spec(engine, spec, model)[1]["output_tokens_per_s"] for _ in range(3)]
+        engine.close()
+        out[name] = statistics.median(runs)
+    return out
+
+
+def _settle(stack: Stack, client: Client, job_id: int) -> None:
+    advance_time(stack.w3, stack.deployment.params.job_challenge_window_s + 1)
+    stack.run_task("backend.index_chain")
+    stack.run_task("backend.settle_jobs")
+
+
+def run_demo(work_dir: Path, say: Say = print) -> DemoResult:
     work_dir.mkdir(parents=True, exist_ok=True)
-    store = LocalBlobStore(work_dir / "blobs")
-    w3 = connect("inprocess")
-    admin, provider, agent, client = (Account.create() for _ in range(4))
-    for account in (admin, provider, agent, client):
-        fund(w3, account.address, 100 * 10**18)
-    params = MarketParams()
-    market = Market.at(w3, deploy_market(w3, admin, params=params))
-    say(f"deployed the market on in-process chain {w3.eth.chain_id}")
+    with EmbeddedStack(work_dir) as stack:
+        say(f"market deployed on an in-process chain; backend API at {stack.api_url}")
+        with session_scope(stack.config.database_url) as s:
+            imported = import_external_csv(s, HISTORY, HISTORY_DESCRIPTORS, name="cpu-xeon")
+        say(f"imported {imported} cells of history (data/metadataset/cpu.csv) for MetaInf")
+        model = _setup_model(work_dir)
+        providers, posted = _providers(stack, model, say)
+        cheater = next(p for p in providers if p.plan.name == CHEATER)
+        fake = post_false_attestation(stack, cheater)
+        posted += 1
+        say(
+            f"provider {CHEATER} also posted a false attestation ({fake['method']} on "
+            f"{fake['workload']}, figures x{fake['inflation']:g})"
+        )
+        _backend_round(stack, say)
+        audit = audit_market(stack, providers, fake, say)
+        trained = _backend_round(stack, say)
+        return _client_round(stack, providers, model, posted, audit, trained, say)
 
-    model = model_info(make_random_llama(work_dir / "models" / "tiny", size="tiny", seed=0))
-    grid = GridSpec(
-        models=(str(model.path),),
-        hardware=("cpu-1t",),
-        workloads=tuple(WORKLOADS),
-        methods=METHODS,
-        config=BenchConfig(warmup=1, repetitions=3),
-        workload_overrides=WORKLOADS,
-    )
-    say(f"benchmarking {len(METHODS)} methods x {len(WORKLOADS)} workloads on {model.name}")
-    bench = run_grid(grid, store=store, progress=True, isolate=False)
-    if bench.failures():
-        raise RuntimeError(f"benchmark cells failed: {bench.failures()}")
-    hardware = profile_by_name("cpu-1t")
-    market.registry.as_(provider).register(
-        agent=agent,
-        hardware_id=hardware.hardware_id,
-        price_per_second=PRICE_PER_SECOND,
-        metadata_uri="metainf://demo-provider",
-        stake_wei=2 * params.min_stake_wei,
-    )
-    posted = Attester(market, provider.address, agent, store).post_reports(
-        sorted(bench.reports.values()), batch_size=32
-    )
-    n_posted = sum(len(p.measurements) for p in posted)
-    say(f"provider {provider.address} registered and posted {n_posted} signed attestations")
 
-    verified = 0
-    for event in market.attestations.logs("Attested", 0):
-        claim = Measurement.model_validate(dict(event["args"]["measurement"]))
-        claim.check_supported_by(store.get_json("0x" + claim.reportHash.hex()))
-        verified += 1
-    say(f"{verified} attestations re-derived from their stored reports")
+def audit_market(stack: Stack, providers: list[DemoProvider], fake: dict, say: Say) -> dict:
+    """The auditor's pass (see auditor/): verify every attestation, re-measure, challenge."""
+    from demo.audit import run_audit
 
+    return run_audit(stack, providers, fake, say)
+
+
+def _client_round(stack, providers, model, posted, audit, trained, say) -> DemoResult:  # noqa: ANN001
+    client_account = stack.account()
+    client = Client(backend_url=stack.api_url, private_key=client_account.key, market=stack.market)
     chat = get_workload("chat").with_(**WORKLOADS["chat"])
-    spec = JobSpec(
-        model_id=model.model_id,
-        prompts=PROMPTS,
-        max_new_tokens=8,
-        workload_id=chat.workload_id,
-        model_name=model.name,
+    handle = client.submit_job(
+        model.model_id, list(PROMPTS), MAX_NEW_TOKENS, BUDGET, workload=chat.workload_id
     )
-    store.put_json(spec.to_document())
-    deadline = w3.eth.get_block("latest")["timestamp"] + 3600
-    receipt = market.jobs.as_(client).create_job(
-        spec_hash=spec.spec_hash,
-        model_id=model.model_id,
-        workload_id=chat.workload_id,
-        max_runtime_s=MAX_RUNTIME_S,
-        deadline=deadline,
-        escrow_wei=ESCROW,
+    say(f"client submitted job {handle.job_id} with {Web3.from_wei(BUDGET, 'ether')} ETH escrow")
+    stack.run_task("backend.index_chain")  # the worker matches it right after indexing
+    _wait_for(
+        lambda: (
+            stack.market.jobs.get_job(handle.job_id).status is JobStatus.ASSIGNED
+            or (client.backend_view(handle.job_id) or {}).get("unmatched_reason")
+        ),
+        120,
+        "the backend's decision",
     )
-    job_id = market.jobs.created_job_id(receipt)
-    method_id = _pick_method(market, model.model_id, hardware.hardware_id, chat.workload_id)
-    method = _method_by_id(method_id)
-    market.jobs.as_(admin).assign_job(
-        job_id, provider.address, hardware.hardware_id, method_id, PRICE
+    owner, hardware = _serve_job(stack, providers, model, handle.job_id)
+    stack.run_task("backend.index_chain")
+    delivered = handle.wait(timeout=60, until="result")
+    say(
+        f"job {handle.job_id}: {owner.plan.name} served it with {delivered.method_name} on "
+        f"{hardware.name}; result verified against its on-chain hash"
     )
-    say(f"job {job_id}: {Web3.from_wei(ESCROW, 'ether')} ETH escrowed, assigned {method.name}")
+    _settle(stack, client, handle.job_id)
+    outcome = handle.wait(timeout=120)
+    return _result(
+        stack, client, handle, outcome, owner, hardware, model, posted, audit, trained, say
+    )
 
-    runner = JobRunner.offering(market, provider.address, agent, store, hardware, [model], [method])
-    (outcome,) = runner.poll_once()
-    if not isinstance(outcome, Delivered):
-        raise RuntimeError(f"the provider refused job {job_id}: {outcome.reason}")
-    advance_time(w3, params.job_challenge_window_s + 1)
-    market.jobs.as_(client).finalize(job_id)
-    paid = market.jobs.withdrawable(provider.address)
-    refund = market.jobs.withdrawable(client.address)
-    market.jobs.as_(provider).withdraw()
-    state = market.jobs.get_job(job_id).status
-    say(f"job {job_id} {state.name.lower()}: provider paid {paid} wei, client refund {refund} wei")
-    tps = {
-        r["method"]: round(r["output_tokens_per_s"], 1)
-        for r in bench.rows
-        if r["workload"] == "chat"
-    }
-    return DemoResult(
-        attestations_posted=n_posted,
-        attestations_verified=verified,
-        job_id=job_id,
-        job_state=state.name.lower(),
-        method=method.name,
-        attested_tokens_per_s=tps,
+
+def _result(stack, client, handle, outcome, owner, hardware, model, posted, audit, trained, say):  # noqa: ANN001, ANN202
+    view = client.backend_view(handle.job_id) or {}
+    decision = view.get("decision") or {}
+    names = {get_method(m).method_id: m for m in METHODS}
+    cands = [c for c in decision.get("candidates", []) if c["hardware_id"] == hardware.hardware_id]
+    eligible = sorted({names[c["method_id"]] for c in cands if c["method_id"] in names})
+    spec = handle.spec
+    measured = _measure_methods(spec, model, hardware, eligible)
+    chosen = names[outcome.method_id]
+    best = max(measured, key=measured.get)
+    paid = stack.market.jobs.withdrawable(owner.address)
+    if paid:
+        stack.market.jobs.as_(owner.owner).withdraw()
+    refund = client.withdraw()
+    result = DemoResult(
+        attestations_posted=posted,
+        attestations_verified=audit["verified"],
+        job_state=outcome.state,
+        provider=owner.plan.name,
+        method=chosen,
+        predicted_best_method=names.get(cands[0]["method_id"], "?") if cands else chosen,
+        measured_best_method=best,
+        speedup_vs_baseline=round(measured[chosen] / measured["hf-eager"], 3)
+        if "hf-eager" in measured
+        else float("nan"),
+        chosen_vs_best_throughput=round(measured[chosen] / measured[best], 3),
         provider_paid_wei=paid,
         client_refund_wei=refund,
+        false_attestation_slashed=audit["slashed"],
+        details={
+            "job_id": handle.job_id,
+            "hardware": hardware.name,
+            "model_version": decision.get("model_version"),
+            "training": trained,
+            "decision_reason": decision.get("reason"),
+            "candidates": cands,
+            "measured_tokens_per_s": measured,
+            "price_wei": outcome.cost_wei,
+            "audit": audit,
+        },
     )
+    say(
+        f"job {handle.job_id} {outcome.state}: {owner.plan.name} paid {paid} wei, client "
+        f"refunded {refund} wei; chosen {chosen}, measured best {best}"
+    )
+    return result

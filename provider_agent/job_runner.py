@@ -191,35 +191,8 @@ class JobRunner:
     def _execute(
         self, job_id: int, spec: JobSpec, model: ModelInfo, method: MethodSpec
     ) -> JobResult:
-        from transformers import AutoTokenizer
-
-        tokenizer = AutoTokenizer.from_pretrained(model.path, local_files_only=True)
-        requests = [
-            Request(
-                i, tuple(tokenizer(p, add_special_tokens=False)["input_ids"]), spec.max_new_tokens
-            )
-            for i, p in enumerate(spec.prompts)
-        ]
         engine = self._engine_for(model, method)
-        engine.reset()
-        concurrency = spec.concurrency or len(requests)
-        results = sorted(engine.run(requests, concurrency), key=lambda r: r.index)
-        outputs = []
-        for r in results:
-            ids = list(r.output_ids)
-            if not spec.ignore_eos and tokenizer.eos_token_id in ids:
-                ids = ids[: ids.index(tokenizer.eos_token_id)]
-            outputs.append(
-                {"text": tokenizer.decode(ids, skip_special_tokens=True), "token_ids": ids}
-            )
-        t0 = min(r.t_submit for r in results)
-        t1 = max(r.token_times[-1] for r in results if r.token_times)
-        n_out = sum(len(r.output_ids) for r in results)
-        metrics = {
-            "wall_s": round(t1 - t0, 6),
-            "output_tokens": n_out,
-            "output_tokens_per_s": round(n_out / (t1 - t0), 3) if t1 > t0 else 0.0,
-        }
+        outputs, metrics = run_spec(engine, spec, model)
         return JobResult(
             job_id=job_id,
             spec_hash=spec.spec_hash,
@@ -229,3 +202,36 @@ class JobRunner:
             metrics=metrics,
             environment={"method": method.descriptor(), "hardwareId": self.hardware.hardware_id},
         )
+
+
+def run_spec(engine: Engine, spec: JobSpec, model: ModelInfo) -> tuple[list[dict], dict]:
+    """Serve a job spec greedily on a loaded engine: (outputs, metrics).
+
+    Outputs are ``{"text", "token_ids"}`` per prompt, in prompt order; metrics are the
+    wall time from the first submission to the last token and the output tokens/s.
+    """
+    from transformers import AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(model.path, local_files_only=True)
+    requests = [
+        Request(i, tuple(tokenizer(p, add_special_tokens=False)["input_ids"]), spec.max_new_tokens)
+        for i, p in enumerate(spec.prompts)
+    ]
+    engine.reset()
+    concurrency = spec.concurrency or len(requests)
+    results = sorted(engine.run(requests, concurrency), key=lambda r: r.index)
+    outputs = []
+    for r in results:
+        ids = list(r.output_ids)
+        if not spec.ignore_eos and tokenizer.eos_token_id in ids:
+            ids = ids[: ids.index(tokenizer.eos_token_id)]
+        outputs.append({"text": tokenizer.decode(ids, skip_special_tokens=True), "token_ids": ids})
+    t0 = min(r.t_submit for r in results)
+    t1 = max(r.token_times[-1] for r in results if r.token_times)
+    n_out = sum(len(r.output_ids) for r in results)
+    metrics = {
+        "wall_s": round(t1 - t0, 6),
+        "output_tokens": float(n_out),
+        "output_tokens_per_s": round(n_out / (t1 - t0), 3) if t1 > t0 else 0.0,
+    }
+    return outputs, metrics
