@@ -1,0 +1,106 @@
+"""`rebench`: the auditor measures attested cells again on its own (same-profile) hardware.
+
+An honest claim is consistent; a provider that attested 3x what it measured, with a report
+doctored to match (so that `verify` cannot tell), is inconsistent; a cell this host cannot
+reproduce (other hardware, a model it does not have) is "not comparable", with the reason.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+
+import pytest
+
+from auditor import TolerancePolicy, results
+from auditor.plausibility import check_report
+from auditor.rebench import compare
+from protocol.canonical import content_id
+from protocol.eip712 import Measurement
+from provider_agent.public import NotReproducible, local_hardware, remeasure
+from tests.auditor.conftest import STREAM, Measured, World
+from tests.auditor.forgery import scaled_report
+
+
+@pytest.mark.slow
+def test_an_honest_claim_is_consistent_and_a_3x_inflated_one_is_not(world: World) -> None:
+    honest = world.measured.report(STREAM)
+    lie = scaled_report(honest, 3.0)
+    good = world.post(world.honest, honest)
+    bad = world.post(world.cheat, lie)
+    auditor = world.auditor(rounds=2)
+    checked = auditor.verify_all()
+    assert checked.find(bad.tx_hash).ok  # internally consistent: only re-measuring tells
+
+    fair, inflated = auditor.rebench([(good.tx_hash, 0), (bad.tx_hash, 0)])
+
+    assert fair.verdict == "consistent", fair.to_dict()
+    assert not fair.over_claim and fair.summary == "consistent"
+    assert inflated.verdict == "inconsistent", inflated.to_dict()
+    assert inflated.over_claim and inflated.summary.startswith("inconsistent (by +")
+    tps = inflated.comparisons[0]
+    assert tps.metric == "output_tokens_per_s" and not tps.within
+    assert tps.advantage > tps.tolerance and 1.5 < tps.advantage < 6  # ~ +200 %
+    assert tps.tolerance == max(0.5, 3 * math.hypot(tps.cv_provider, tps.cv_auditor))
+    # one measurement served both claims; it is stored, plausible, and says what it re-ran
+    assert fair.counter_report_hash == inflated.counter_report_hash
+    counter = world.store.get_json(fair.counter_report_hash)
+    assert counter["ids"] == honest["ids"] and len(counter["samples"]) == 2 * 3
+    assert check_report(counter) == []
+    assert counter["quality"]["remeasured"] == content_id(honest)
+
+
+def test_the_tolerance_follows_the_noise(measured: Measured) -> None:
+    """tolerance = max(floor, k * combined CV); the advantage is symmetric in log space."""
+    report = measured.report(STREAM)
+    claim = Measurement.from_report(report)
+    headline = {k: getattr(claim, k) for k in ("tokensPerSecX1000", "ttftP50Us")}
+    policy = TolerancePolicy(floor=0.1, ttft_floor=0.1, k=3.0)
+
+    quiet = copy.deepcopy(report)
+    for s in quiet["samples"]:
+        s["output_tokens_per_s"] = report["metrics"]["output_tokens_per_s"]
+    slower = copy.deepcopy(quiet)
+    slower["metrics"]["output_tokens_per_s"] = report["metrics"]["output_tokens_per_s"] / 1.2
+    tps = compare(headline, quiet, slower, policy)[0]
+    assert (tps.cv_provider, tps.cv_auditor, tps.tolerance) == (0.0, 0.0, 0.1)
+    assert not tps.within and math.isclose(tps.advantage, 0.2, rel_tol=1e-4)
+
+    noisy = copy.deepcopy(quiet)  # repetitions 30 % apart: the same 1.2x is within noise
+    base = report["metrics"]["output_tokens_per_s"]
+    for s, f in zip(noisy["samples"], (0.7, 1.0, 1.3), strict=True):
+        s["output_tokens_per_s"] = base * f
+    tps = compare(headline, noisy, slower, policy)[0]
+    assert math.isclose(tps.tolerance, 0.9, rel_tol=1e-3) and tps.within
+
+    faster = copy.deepcopy(quiet)  # under-claiming by 1.2x is judged like over-claiming
+    faster["metrics"]["output_tokens_per_s"] = base * 1.2
+    tps = compare(headline, quiet, faster, policy)[0]
+    assert not tps.within and tps.advantage < 0
+
+
+def test_a_cell_this_host_cannot_reproduce_is_not_comparable(world: World) -> None:
+    honest = world.measured.report(STREAM)
+    elsewhere = copy.deepcopy(honest)
+    elsewhere["hardware"]["cpu_model"] = "Imaginary CPU 9000"
+    elsewhere["ids"]["hardwareId"] = content_id(elsewhere["hardware"])
+    with pytest.raises(NotReproducible, match="cpu_model: 'Imaginary CPU 9000' attested"):
+        local_hardware(elsewhere["hardware"])
+    many = {**honest["hardware"], "threads": 4096}
+    with pytest.raises(NotReproducible, match="4096 threads"):
+        local_hardware(many)
+
+    other_model = copy.deepcopy(honest)
+    other_model["model"]["weights_sha256"] = "0" * 64
+    other_model["ids"]["modelId"] = content_id(other_model["model"])
+    with pytest.raises(NotReproducible, match="not available here"):
+        remeasure(other_model)
+
+    world.market.registry.as_(world.cheat.owner).add_hardware(elsewhere["ids"]["hardwareId"], 10**9)
+    posted = [world.post(world.cheat, r) for r in (elsewhere, other_model)]
+    verdicts = world.auditor().rebench([(p.tx_hash, 0) for p in posted])
+    assert [v.verdict for v in verdicts] == ["not comparable"] * 2
+    assert "hardware differs" in verdicts[0].summary and "cpu_model" in verdicts[0].reason
+    assert "not available here" in verdicts[1].summary
+    assert verdicts[0].to_dict()["summary"].startswith("not comparable (")
+    assert results.RebenchResult is type(verdicts[0])
