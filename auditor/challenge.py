@@ -104,9 +104,9 @@ def _settle_expired(market: Market, challenge_id: int) -> list[str]:
     return [_tx_hex(reg.settle_expired_challenge(challenge_id))]
 
 
-def settle_and_withdraw(market: Market, me: str, from_block: int = 0) -> Withdrawal:
-    """Settle every decided case ``me`` joined (bond back, plus the reward of an upheld
-    one), apply default rulings that are due, then withdraw the balance."""
+def settle_all(market: Market, me: str, from_block: int = 0) -> tuple[list[int], int, list[str]]:
+    """Settle every decided case ``me`` joined (bond back, plus the reward of an upheld one),
+    applying default rulings that are due: (settled case ids, wei credited, transactions)."""
     reg = market.attestations
     joined = reg.contract.events.ChallengerJoined().get_logs(
         argument_filters={"challenger": me}, from_block=from_block, to_block="latest"
@@ -124,6 +124,13 @@ def settle_and_withdraw(market: Market, me: str, from_block: int = 0) -> Withdra
         settled.append(challenge_id)
         credited += int(args["bond"]) + int(args["reward"])
         txs.append(_tx_hex(receipt))
+    return settled, credited, txs
+
+
+def settle_and_withdraw(market: Market, me: str, from_block: int = 0) -> Withdrawal:
+    """:func:`settle_all`, then withdraw the whole balance to ``me``."""
+    settled, credited, txs = settle_all(market, me, from_block)
+    reg = market.attestations
     balance = reg.withdrawable(me)
     if balance:
         txs.append(_tx_hex(reg.withdraw()))

@@ -198,6 +198,9 @@ class Auditor:
             spec_hash="0x" + job.spec_hash.hex(),
             result_hash="0x" + job.result_hash.hex(),
         )
+        if job.status is JobStatus.NONE:
+            check.reason = f"there is no job {job_id}"
+            return check
         if job.status not in _DONE or not any(job.result_hash):
             check.reason = f"job is {check.status}: no delivered result"
             return check
@@ -309,6 +312,20 @@ class Auditor:
     ) -> Ruling:
         """Rule on a case with the arbiter's key (dev chains only)."""
         return challenges.resolve(self.market, arbiter, challenge_id, upheld)
+
+    def settle(self) -> tuple[list[int], int]:
+        """Settle every decided case this auditor joined: (case ids, wei credited), which
+        then sit in the registry's ledger until :meth:`withdraw`."""
+        market = self._writer()
+        assert self.account is not None
+        settled, credited, _ = challenges.settle_all(market, self.account.address, self.from_block)
+        return settled, credited
+
+    def withdrawable(self) -> int:
+        """Wei this auditor may withdraw from the attestation registry now."""
+        if self.account is None:
+            return 0
+        return self.market.attestations.withdrawable(self.account.address)
 
     def withdraw(self) -> Withdrawal:
         """Settle every decided case this auditor joined and withdraw bond + reward."""

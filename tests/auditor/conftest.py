@@ -15,7 +15,7 @@ from web3 import Web3
 from auditor import Auditor
 from chain.clients import Market
 from chain.connection import connect, fund
-from chain.deploy import ETHER, deploy_market
+from chain.deploy import ETHER, Deployment, deploy_market
 from protocol.blobstore import LocalBlobStore
 from protocol.eip712 import Measurement
 from provider_agent.attest import Attester, Posted
@@ -41,22 +41,28 @@ class Measured:
         return self.store().get_json(self.reports[workload])
 
 
+def bench(model: Path, blobs: Path, workloads: tuple[str, ...]) -> dict[str, str]:
+    """Measure hf-eager cells on one CPU thread with the agent's grid runner (as a provider
+    does: each group in a worker process): workload name -> report hash."""
+    grid = GridSpec(
+        models=(str(model),),
+        hardware=("cpu-1t",),
+        workloads=workloads,
+        methods=("hf-eager",),
+        config=BenchConfig(warmup=1, repetitions=3),
+        workload_overrides=OVERRIDES,
+    )
+    result = run_grid(grid, store=LocalBlobStore(blobs), progress=False)
+    assert not result.failures(), result.failures()
+    return {key[2]: h for key, h in result.reports.items()}
+
+
 @pytest.fixture(scope="session")
 def measured(tmp_path_factory: pytest.TempPathFactory) -> Measured:
     """Two cells of hf-eager on one CPU thread, measured by the agent's grid runner."""
     root = tmp_path_factory.mktemp("auditor-bench")
     model = make_random_llama(root / "tiny", size="tiny", seed=5)
-    grid = GridSpec(
-        models=(str(model),),
-        hardware=("cpu-1t",),
-        workloads=(STREAM, "decode-heavy"),
-        methods=("hf-eager",),
-        config=BenchConfig(warmup=1, repetitions=3),
-        workload_overrides=OVERRIDES,
-    )
-    result = run_grid(grid, store=LocalBlobStore(root / "blobs"), progress=False)
-    assert not result.failures(), result.failures()
-    return Measured(model, root / "blobs", {key[2]: h for key, h in result.reports.items()})
+    return Measured(model, root / "blobs", bench(model, root / "blobs", (STREAM, "decode-heavy")))
 
 
 @dataclass
@@ -110,11 +116,17 @@ class World:
         )
 
 
-def make_world(w3: Web3, measured: Measured) -> World:
-    admin, auditor = Account.create(), Account.create()
+def make_world(
+    w3: Web3,
+    measured: Measured,
+    deployment: Deployment | None = None,
+    admin: LocalAccount | None = None,
+) -> World:
+    """Both providers registered on ``deployment`` (deployed here by ``admin`` when None)."""
+    admin, auditor = admin or Account.create(), Account.create()
     for a in (admin, auditor):
         fund(w3, a.address, 100 * ETHER)
-    deployment = deploy_market(w3, admin)
+    deployment = deployment or deploy_market(w3, admin)
     market = Market.at(w3, deployment)
     store = measured.store()
     hardware_id = Measurement.from_report(measured.report()).hardwareId
