@@ -74,6 +74,7 @@ class Verifier:
         self.w3 = market.attestations.w3
         self._providers: dict[str, list[Finding]] = {}
         self._challenges: dict[str, list[int]] | None = None
+        self._max_skew: int | None = None
         self.reports: dict[str, dict[str, Any]] = {}  # report hash -> report (well-formed ones)
 
     # ------------------------------------------------------------------------ the range
@@ -174,8 +175,9 @@ class Verifier:
             out.append(Finding(NOT_POSTED, f"digest {claims.posted_digest} was never posted"))
         signed = claims.attestation or claims.header
         skew = abs(int(signed.timestamp) - int(block_time)) if signed is not None else 0
-        max_skew = self.market.attestations.contract.functions.maxClockSkew().call()
-        if skew > max_skew:
+        if self._max_skew is None:
+            self._max_skew = self.market.attestations.contract.functions.maxClockSkew().call()
+        if skew > self._max_skew:
             out.append(
                 Finding(CLOCK_SKEW, f"signed timestamp is {skew} s from the block time", "warning")
             )
