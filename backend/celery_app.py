@@ -8,11 +8,26 @@ right away for each new ``JobCreated`` the indexer stores.
 
 from __future__ import annotations
 
+import os
+import sys
 from pathlib import Path
 
 from celery import Celery
 
 from backend.config import BackendConfig
+
+
+def _forget_broker_connections() -> None:
+    """In a forked child (a prefork pool process publishing follow-up tasks): the embedded
+    transport's pooled SQLite connections are the parent's, and SQLite connections must
+    not cross a fork; drop them unclosed, the child opens its own."""
+    sqla = sys.modules.get("kombu.transport.sqlalchemy")
+    if sqla is not None:
+        for engine, _session in list(sqla.Channel._engines.values()):
+            engine.dispose(close=False)
+
+
+os.register_at_fork(after_in_child=_forget_broker_connections)
 
 
 def make_app(config: BackendConfig | None = None) -> Celery:
@@ -35,8 +50,7 @@ def make_app(config: BackendConfig | None = None) -> Celery:
         accept_content=["json"],
         task_track_started=True,
         broker_connection_retry_on_startup=True,
-        # a message a dead worker took comes back after this (Redis); tasks are idempotent
-        broker_transport_options={"visibility_timeout": config.visibility_timeout_s},
+        broker_transport_options=_transport_options(config),
         result_expires=3600,
         beat_schedule={
             "index-chain": {"task": "backend.index_chain", "schedule": config.index_interval_s},
@@ -55,3 +69,19 @@ def make_app(config: BackendConfig | None = None) -> Celery:
     app.conf.metainf = config
     app.autodiscover_tasks(["backend"], related_name="tasks", force=True)
     return app
+
+
+def _transport_options(config: BackendConfig) -> dict:
+    """Redis: a message a dead worker took comes back after the visibility timeout (tasks
+    are idempotent), and the scan for such messages runs often enough for that timeout
+    (kombu's default scans about every 100 s). The embedded SQLAlchemy transport passes its
+    options to ``create_engine``, which refuses these; there, ``backend.sweep`` re-enqueues
+    what a dead worker left undone."""
+    if config.embedded:
+        return {}
+    timeout = config.visibility_timeout_s
+    return {
+        "visibility_timeout": timeout,
+        "unacked_restore_interval": max(1, min(10, timeout // 2)),
+        "unacked_restore_throttle": 1,
+    }

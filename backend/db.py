@@ -9,6 +9,7 @@ deleting the events above the fork point.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -272,9 +273,29 @@ class AuthReplay(Base):
     expires_at: Mapped[int] = mapped_column(BigInteger, index=True)
 
 
+_engines: list[Engine] = []
+
+
+def _forget_parent_connections() -> None:
+    """In a forked child (a Celery prefork pool process): the pooled connections are the
+    parent's sockets, so drop them without closing them (the parent keeps using its own);
+    the engine opens new connections for this process."""
+    for engine in _engines:
+        engine.dispose(close=False)
+
+
+os.register_at_fork(after_in_child=_forget_parent_connections)
+
+
 @cache
 def engine_for(url: str) -> Engine:
-    """One engine per database URL and process (Celery prefork children call this anew)."""
+    """One engine per database URL and process (a forked child reconnects, see above)."""
+    engine = _make_engine(url)
+    _engines.append(engine)
+    return engine
+
+
+def _make_engine(url: str) -> Engine:
     if url.startswith("sqlite"):
         engine = create_engine(url, connect_args={"timeout": 30})
 

@@ -119,8 +119,19 @@ def _insert_new(session: Session, chain_id: int, events: list[DecodedEvent]) -> 
 
 
 def _remember_blocks(session: Session, chain_id: int, hashes: dict[int, str]) -> None:
-    for number, block_hash in hashes.items():
-        session.merge(IndexedBlock(chain_id=chain_id, number=number, hash=block_hash))
+    known = {
+        b.number: b
+        for b in session.scalars(
+            select(IndexedBlock).where(
+                IndexedBlock.chain_id == chain_id, IndexedBlock.number.in_(list(hashes))
+            )
+        )
+    }
+    for number, block_hash in hashes.items():  # one query, not a merge per block
+        if number in known:
+            known[number].hash = block_hash
+        else:
+            session.add(IndexedBlock(chain_id=chain_id, number=number, hash=block_hash))
     oldest_kept = max(hashes) - KEEP_BLOCK_HASHES
     session.execute(
         delete(IndexedBlock).where(

@@ -30,7 +30,9 @@ from __future__ import annotations
 
 import logging
 import math
-from collections import defaultdict
+import threading
+import weakref
+from collections import OrderedDict, defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -137,9 +139,45 @@ def _candidate_json(c: Candidate) -> dict[str, Any]:
 # ------------------------------------------------------------------------- quality
 
 
+class _Lru:
+    """A small thread-safe LRU map (the API serves from threads)."""
+
+    def __init__(self, size: int) -> None:
+        self.size, self._items, self._lock = size, OrderedDict(), threading.Lock()
+
+    def get(self, key: Any) -> Any:
+        with self._lock:
+            value = self._items.get(key)
+            if value is not None:
+                self._items.move_to_end(key)
+            return value
+
+    def put(self, key: Any, value: Any) -> None:
+        with self._lock:
+            self._items[key] = value
+            self._items.move_to_end(key)
+            while len(self._items) > self.size:
+                self._items.popitem(last=False)
+
+
+_qualities = _Lru(256)
+
+
 def quality_table(dataset: Dataset, model_id: str, workload_id: str) -> dict[tuple, dict]:
     """(hardware, method) -> measured quality: the cell's for this task, else the worst
-    over this model's cells of that method (quality depends on the model, not the host)."""
+    over this model's cells of that method (quality depends on the model, not the host).
+
+    A pass over the whole data set, so it is kept per (data hash, model, workload): the
+    next job on the same task of the same data set does not pay it again. Read-only."""
+    key = (dataset.data_hash, model_id, workload_id)
+    table = _qualities.get(key)
+    if table is None:
+        table = _quality_table(dataset, model_id, workload_id)
+        _qualities.put(key, table)
+    return table
+
+
+def _quality_table(dataset: Dataset, model_id: str, workload_id: str) -> dict[tuple, dict]:
     cell: dict[tuple, dict] = {}
     worst: dict[str, dict] = {}
     for r in dataset.rows:
@@ -191,18 +229,60 @@ def predicted_throughput(
                     out[(hardware, m)] = float(observed[(hardware, m)])
         return out
     known = set(selector.methods_)
-    tasks, methods_all = [], sorted({m for ms in by_hardware.values() for m in ms if m in known})
-    hardware_order = sorted(by_hardware)
-    for hardware in hardware_order:
-        tasks.append({"model": job.model_id, "hardware": hardware, "workload": job.workload_id})
+    methods_all = sorted({m for ms in by_hardware.values() for m in ms if m in known})
     if not methods_all:
         return out
-    log_perf = selector.predict_log_performance(tasks, methods_all)
-    for i, hardware in enumerate(hardware_order):
-        for j, m in enumerate(methods_all):
-            if m in by_hardware[hardware] and np.isfinite(log_perf[i, j]):
-                out[(hardware, m)] = float(np.exp(log_perf[i, j]))
+    hardware_order = sorted(by_hardware)
+    log_perf = _predictions.log_performance(selector, job, hardware_order, methods_all)
+    with np.errstate(over="ignore", invalid="ignore"):
+        tps = np.where(np.isfinite(log_perf), np.exp(log_perf), np.nan)
+    for hardware, row in zip(hardware_order, tps.tolist(), strict=True):  # plain floats
+        wanted = set(by_hardware[hardware])
+        for m, value in zip(methods_all, row, strict=True):
+            if m in wanted and value == value:  # not NaN
+                out[(hardware, m)] = value
     return out
+
+
+class _PredictionCache:
+    """MetaInf's log-performance of (model, hardware, workload, method) cells, per fitted
+    selector (a pure function of it; a new model version is a new object, and an old one's
+    entries go with it). One vectorized call predicts every hardware profile not seen yet
+    for the job's (model, workload): a repeated task costs a lookup, not an inference."""
+
+    def __init__(self, size: int = 200_000) -> None:
+        self.size = size
+        self._by_selector: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+        self._lock = threading.Lock()
+
+    def _table(self, selector: Any) -> _Lru:
+        with self._lock:
+            table = self._by_selector.get(selector)
+            if table is None:
+                table = self._by_selector[selector] = _Lru(self.size)
+            return table
+
+    def log_performance(
+        self, selector: Any, job: JobRequest, hardware: list[str], methods: list[str]
+    ) -> np.ndarray:
+        table = self._table(selector)
+        rows = {h: table.get((job.model_id, h, job.workload_id)) for h in hardware}
+        missing = [h for h, row in rows.items() if row is None or not row.keys() >= set(methods)]
+        if missing:
+            tasks = [
+                {"model": job.model_id, "hardware": h, "workload": job.workload_id} for h in missing
+            ]
+            predicted = selector.predict_log_performance(tasks, methods)
+            for i, h in enumerate(missing):
+                row = dict(rows[h] or {}) | {
+                    m: float(predicted[i, j]) for j, m in enumerate(methods)
+                }
+                table.put((job.model_id, h, job.workload_id), row)
+                rows[h] = row
+        return np.array([[rows[h][m] for m in methods] for h in hardware], dtype=float)
+
+
+_predictions = _PredictionCache()
 
 
 def _price(job: JobRequest, rate: int, cost: int, margin: float) -> int:
@@ -253,6 +333,17 @@ def _candidate(
     )
 
 
+_names = _Lru(16)
+
+
+def _method_names(dataset: Dataset) -> dict[str, str]:
+    names = _names.get(dataset.data_hash)
+    if names is None:
+        names = dataset.names().get("method", {})
+        _names.put(dataset.data_hash, names)
+    return names
+
+
 def rank_candidates(
     job: JobRequest,
     offers: list[ProviderOffer],
@@ -273,7 +364,7 @@ def rank_candidates(
                 eligible.append((offer, method))
     pairs = {(o.hardware_id, m) for o, m in eligible}
     tps = predicted_throughput(selector, job, pairs, dataset)
-    names = dataset.names().get("method", {})
+    names = _method_names(dataset)
     cands = [
         _candidate(job, o, m, tps.get((o.hardware_id, m)), names, policy.price_margin)
         for o, m in eligible
@@ -439,17 +530,44 @@ def _from_decision(d: MatchDecision) -> MatchResult:
     )
 
 
+class NonceConflict(ConnectionError):
+    """Another process sent a transaction with the same key and nonce first (several
+    workers, or pool children, share the matcher key): transient, the task retries."""
+
+
+_NONCE_CONFLICTS = ("nonce too low", "replacement transaction underpriced", "already known")
+
+
+def _send_assign(ctx: MarketContext, result: MatchResult):  # noqa: ANN202 - a TxReceipt
+    try:
+        return ctx.signed.jobs.assign_job(
+            result.job_id, result.provider, result.hardware_id, result.method_id, result.price_wei
+        )
+    except ContractRevert:
+        raise
+    except Exception as exc:
+        if any(text in str(exc).lower() for text in _NONCE_CONFLICTS):
+            raise NonceConflict(f"assignJob of job {result.job_id}: {exc}") from exc
+        raise
+
+
 def _assign(ctx: MarketContext, result: MatchResult) -> MatchResult:
     on_chain = ctx.market.jobs.get_job(result.job_id)
     if on_chain.status is not JobStatus.OPEN:
         result.status, result.reason = "not-open", f"job is {on_chain.status.name.lower()}"
         return result
     try:
-        receipt = ctx.signed.jobs.assign_job(
-            result.job_id, result.provider, result.hardware_id, result.method_id, result.price_wei
-        )
+        receipt = _send_assign(ctx, result)
     except ContractRevert as exc:
         result.status, result.reason = "unmatched", f"assignJob reverted: {exc}"
+        with session_scope(ctx.config.database_url) as session:  # the sweep leaves it be
+            job = session.scalar(
+                select(JobRow).where(
+                    JobRow.chain_id == ctx.chain_id, JobRow.job_id == result.job_id
+                )
+            )
+            if job is not None:
+                job.unmatched_reason = result.reason
         return result
     result.tx_hash = receipt["transactionHash"].to_0x_hex()
     with session_scope(ctx.config.database_url) as session:

@@ -90,8 +90,10 @@ def verify_attestations(self, tx_hash: str) -> dict:  # noqa: ANN001
 
 @shared_task(bind=True, name="backend.sweep", **RETRY)
 def sweep(self) -> dict:  # noqa: ANN001
-    """Re-enqueue work a lost message left undone: unverified attestation transactions
-    and open jobs without a decision (both tasks are idempotent)."""
+    """Re-enqueue work a lost message left undone: unverified attestation transactions,
+    open jobs without a decision, and open jobs decided for a provider whose ``assignJob``
+    was never recorded (a worker died, or the send failed, between the decision and the
+    transaction; the matcher re-checks the job on chain first). All three are idempotent."""
     from backend.db import JobRow, MatchDecision
 
     ctx = _ctx(self)
@@ -103,11 +105,13 @@ def sweep(self) -> dict:  # noqa: ANN001
             .distinct()
         ).all()
         decided = select(MatchDecision.job_id).where(MatchDecision.chain_id == ctx.chain_id)
+        unsent = decided.where(MatchDecision.provider.is_not(None), MatchDecision.tx_hash.is_(None))
         jobs = session.scalars(
             select(JobRow.job_id).where(
                 JobRow.chain_id == ctx.chain_id,
                 JobRow.status == "open",
-                JobRow.job_id.not_in(decided),
+                JobRow.job_id.not_in(decided)
+                | (JobRow.job_id.in_(unsent) & JobRow.unmatched_reason.is_(None)),
             )
         ).all()
     for tx_hash in txs:
