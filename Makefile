@@ -72,6 +72,7 @@ bench: setup
 	mkdir -p bench/results
 	$(PY) bench/gas_report.py --json bench/results/gas.json --md bench/results/gas.md
 	$(PY) bench/meta_bench.py --json bench/results/meta.json --md bench/results/meta.md
+	$(VENV)/bin/metainf backend bench --json bench/results/backend.json --md bench/results/backend.md
 	$(VENV)/bin/metainf provider bench --grid smoke --models smollm2-135m --no-progress \
 	  --json bench/results/provider.json --csv bench/results/provider.csv \
 	  --summary bench/results/provider_summary.json

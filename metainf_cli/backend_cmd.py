@@ -1,4 +1,5 @@
-"""`metainf backend ...`: run the backend's HTTP API, migrate its database.
+"""`metainf backend ...`: run the backend's HTTP API, worker and beat, migrate its
+database, benchmark it.
 
 Configuration comes from the ``METAINF_*`` environment (:class:`protocol.settings.Settings`):
 ``METAINF_DATABASE_URL``, ``METAINF_BLOB_STORE``, ``METAINF_AUDITORS``, ...
@@ -85,6 +86,53 @@ def beat(log_level: str) -> None:
     schedule = Settings().data_dir / "celerybeat-schedule"
     schedule.parent.mkdir(parents=True, exist_ok=True)
     app.start(["beat", "-l", log_level, "-s", str(schedule)])
+
+
+@backend.command()
+@click.option("--json", "json_out", type=click.Path(dir_okay=False), required=True)
+@click.option("--md", "md_out", type=click.Path(dir_okay=False), help="Markdown table too.")
+@click.option("--rpc", help="A JSON-RPC dev chain (default: start a hardhat node).")
+@click.option("--parts", default="index,match,e2e", show_default=True)
+@click.option("--batched", default=2048, show_default=True, help="Attestations in batches of 32.")
+@click.option("--single", default=256, show_default=True, help="Attestations posted singly.")
+@click.option("--repeats", default=3, show_default=True, type=click.IntRange(1, 100))
+@click.option("--tasks", default=300, show_default=True, help="Synthetic tasks for MetaInf.")
+@click.option("--match-jobs", default=300, show_default=True)
+@click.option("--providers", default=100, show_default=True, type=click.IntRange(5, 10_000))
+@click.option("--jobs", default=8, show_default=True, type=click.IntRange(1, 12))
+@click.option("--profile", is_flag=True, help="Print where indexing and verification time goes.")
+def bench(json_out: str, md_out: str | None, rpc: str | None, **options: object) -> None:
+    """Measure indexing throughput (batched and single), matching latency (100 providers x
+    10 methods) and the JobCreated -> assignJob delay with a real worker, side by side.
+
+    The logic is bench/backend_bench.py of a source checkout (it posts attestations and
+    starts a hardhat node, a worker and beat, as the backend tests do)."""
+    argv = [
+        "--json",
+        json_out,
+        *(["--md", md_out] if md_out else []),
+        *(["--rpc", rpc] if rpc else []),
+    ]
+    for name, value in options.items():
+        flag = "--" + name.replace("_", "-")
+        if value is True:
+            argv.append(flag)
+        elif value is not False:
+            argv += [flag, str(value)]
+    raise SystemExit(_bench_module().main(argv))
+
+
+def _bench_module():  # noqa: ANN202 - the bench/backend_bench.py module
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "bench" / "backend_bench.py"
+    if not path.exists():
+        raise click.ClickException(f"{path} not found: the backend bench runs from a checkout")
+    spec = importlib.util.spec_from_file_location("metainf_backend_bench", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 def _app():  # noqa: ANN202 - celery.Celery
