@@ -80,9 +80,11 @@ def deployed(request: pytest.FixtureRequest) -> _Deployed:
 @pytest.fixture
 def env(deployed: _Deployed) -> Env:
     """The freshly deployed market (reverted to its snapshot; a node's snapshot is single-use,
-    so a new one is taken each time)."""
+    so a new one is taken each time). One block is mined so that the latest block, which
+    ``Env.now`` reads, is not as old as the snapshot but as late as the chain's clock."""
     revert_to(deployed.env.w3, deployed.snap)
     deployed.snap = snapshot(deployed.env.w3)
+    advance_time(deployed.env.w3, 1)
     return deployed.env
 
 
