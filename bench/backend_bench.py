@@ -373,10 +373,16 @@ def _jobs(model_ids: list[str], n: int, seed: int) -> list:
     return jobs
 
 
-def _time_calls(jobs: list, call: Callable[[Any], Any]) -> _Stopwatch:
+def _time_calls(
+    jobs: list, call: Callable[[Any], Any], keep: Callable[[Any], None] | None = None
+) -> _Stopwatch:
+    """Time ``call`` per job; ``keep`` sees each result outside the timing (the results
+    themselves are not kept: a heap grown by them would make every collection slower)."""
     watch = _Stopwatch()
     for job in jobs:
-        watch(lambda job=job: call(job))
+        out = watch(lambda job=job: call(job))
+        if keep is not None:
+            keep(out)
     return watch
 
 
@@ -385,7 +391,12 @@ def _ms(xs: list[float], q: float) -> float:
 
 
 def bench_matching(n_tasks: int, n_jobs: int, seed: int, n_providers: int = 100) -> dict:
-    from backend.matcher import predicted_throughput, quality_table, rank_candidates
+    from backend.matcher import (
+        keep_out_of_gc,
+        predicted_throughput,
+        quality_table,
+        rank_candidates,
+    )
     from backend.trainer import make_featurizer, make_selector
 
     t0 = time.perf_counter()
@@ -394,17 +405,21 @@ def bench_matching(n_tasks: int, n_jobs: int, seed: int, n_providers: int = 100)
     selector = make_selector(int(table.available.sum()), seed).fit(table, make_featurizer(dataset))
     fit_s = time.perf_counter() - t0
     offers = {m: _offers(dataset, hardware_ids, m, seed) for m in model_ids}
+    keep_out_of_gc(dataset.data_hash, "fitted")  # what decide() does on a new data set or model
     for job in _jobs(model_ids, 3, seed + 1):  # first featurization, numpy and torch set-up
         rank_candidates(job, offers[job.model_id], dataset, selector)
     jobs, cold_ranked, warm_ranked = _jobs(model_ids, n_jobs, seed + 2), [], []
 
-    def rank(into: list) -> Callable[[Any], None]:
-        return lambda job: into.append(
-            rank_candidates(job, offers[job.model_id], dataset, selector)
+    def rank(job) -> list:  # noqa: ANN001
+        return rank_candidates(job, offers[job.model_id], dataset, selector)
+
+    def summary(into: list) -> Callable[[list], None]:
+        return lambda ranked: into.append(
+            (len(ranked), sum(c.feasible for c in ranked), hash(tuple(ranked)))
         )
 
-    cold = _time_calls(jobs, rank(cold_ranked))  # every job a new (model, workload) task
-    warm = _time_calls(jobs, rank(warm_ranked))  # the same tasks again: predictions cached
+    cold = _time_calls(jobs, rank, summary(cold_ranked))  # each job a new (model, workload)
+    warm = _time_calls(jobs, rank, summary(warm_ranked))  # the same tasks: predictions cached
     if warm_ranked != cold_ranked:
         raise RuntimeError("cached predictions ranked the candidates differently")
     fresh = _jobs(model_ids, n_jobs, seed + 3)
@@ -419,8 +434,8 @@ def bench_matching(n_tasks: int, n_jobs: int, seed: int, n_providers: int = 100)
         "selector": type(selector).__name__,
         "fit_s": round(fit_s, 2),
         "jobs": len(cold.wall),
-        "candidates_median": _median([len(r) for r in cold_ranked]),
-        "feasible_median": _median([sum(c.feasible for c in r) for r in cold_ranked]),
+        "candidates_median": _median([n for n, _, _ in cold_ranked]),
+        "feasible_median": _median([f for _, f, _ in cold_ranked]),
         "p50_ms": _ms(cold.wall, 50),
         "p99_ms": _ms(cold.wall, 99),
         "max_ms": _ms(cold.wall, 100),
