@@ -21,7 +21,7 @@ from eth_account.signers.local import LocalAccount
 from auditor import challenge as challenges
 from auditor import jobs
 from auditor.challenge import AuditError
-from auditor.rebench import TolerancePolicy, judge, not_comparable, notes_on
+from auditor.rebench import TolerancePolicy, confirmed, judge, not_comparable, notes_on
 from auditor.results import (
     REPORT_CORRUPT,
     REPORT_INVALID,
@@ -44,6 +44,8 @@ from provider_agent import public
 
 _UNREADABLE = {REPORT_MISSING, REPORT_CORRUPT, REPORT_INVALID}
 _DONE = (JobStatus.SUBMITTED, JobStatus.DISPUTED, JobStatus.FINALIZED)
+# the bench-config fields that decide a measurement (load and warm-up times do not)
+_MEASURING = ("warmup", "repetitions", "max_model_len", "memory_interval_s", "seed")
 
 
 class Auditor:
@@ -52,7 +54,10 @@ class Auditor:
     ``account`` signs challenges and withdrawals (reading alone needs none). ``models``
     are local model directories or specs the auditor may re-run (random-weight models are
     also recreated from a report's descriptor). ``rounds`` independent measurements per
-    re-benchmark (each in a fresh worker process when ``isolate``), judged with ``policy``.
+    re-benchmark (each in a fresh worker process when ``isolate``), judged with ``policy``;
+    a re-measurement during which this host's 1-minute load average exceeded
+    ``max_load_per_cpu`` per usable CPU judges nothing (None: no such check); with
+    ``confirm`` an inconsistent claim is measured again before it is called inconsistent.
     """
 
     def __init__(
@@ -67,6 +72,8 @@ class Auditor:
         rounds: int = 2,
         repetitions: int | None = None,
         isolate: bool = True,
+        max_load_per_cpu: float | None = 1.0,
+        confirm: bool = True,
     ) -> None:
         if rounds < 1:
             raise ValueError("rounds must be >= 1")
@@ -79,6 +86,8 @@ class Auditor:
         self.rounds = rounds
         self.repetitions = repetitions
         self.isolate = isolate
+        self.max_load_per_cpu = max_load_per_cpu
+        self.confirm = confirm
         self.verifier = Verifier(market, store)
         self.last_report: VerifyReport | None = None
         self._remeasured: dict[str, Any] = {}  # cell key -> Remeasurement (or the refusal)
@@ -150,7 +159,8 @@ class Auditor:
         return random.Random(seed).sample(candidates, sample)
 
     def rebench_check(self, check: AttestationCheck) -> RebenchResult:
-        """Re-measure one checked attestation and judge it."""
+        """Re-measure one checked attestation and judge it; with ``confirm``, an
+        inconsistent verdict stands only if a second, later measurement agrees."""
         try:
             provider_report = self.verifier.fetch_report(check.report_hash)
             ids = check_descriptor_ids(provider_report)
@@ -158,9 +168,25 @@ class Auditor:
             return not_comparable(check, f"the attested report is unusable: {exc}")
         if ids != check.ids:
             return not_comparable(check, "the report does not describe the attested cell")
-        measured = self._remeasure(provider_report)
+        result = self._measure_and_judge(check, provider_report, fresh=False)
+        if self.confirm and result.verdict == "inconsistent":
+            again = self._measure_and_judge(check, provider_report, fresh=True)
+            result = confirmed(result, again)
+        return result
+
+    def _measure_and_judge(
+        self, check: AttestationCheck, provider_report: dict[str, Any], fresh: bool
+    ) -> RebenchResult:
+        measured = self._remeasure(provider_report, fresh)
         if isinstance(measured, str):
             return not_comparable(check, measured)
+        busy = measured.load_per_cpu
+        if self.max_load_per_cpu is not None and busy > self.max_load_per_cpu:
+            return not_comparable(
+                check,
+                f"this host was busy while measuring (1-min load average {busy:.2f} per CPU, "
+                f"limit {self.max_load_per_cpu:g}): measure again when it is quiet",
+            )
         counter_hash = self.store.put_json(measured.report)
         result = judge(check, provider_report, measured.report, self.policy)
         result.counter_report_hash = counter_hash
@@ -168,11 +194,12 @@ class Auditor:
         result.notes = notes_on(provider_report, measured.report, measured.outputs_match)
         return result
 
-    def _remeasure(self, report: dict[str, Any]) -> Any:
-        """The auditor's measurement of the report's cell (cached per cell and config), or
-        the reason it cannot be made here."""
-        key = repr((sorted(report["ids"].items()), sorted((report.get("config") or {}).items())))
-        if key not in self._remeasured:
+    def _remeasure(self, report: dict[str, Any], fresh: bool = False) -> Any:
+        """The auditor's measurement of the report's cell (cached per cell and bench
+        config; ``fresh`` measures again), or the reason it cannot be made here."""
+        config = report.get("config") or {}
+        key = repr((sorted(report["ids"].items()), [config.get(k) for k in _MEASURING]))
+        if fresh or key not in self._remeasured:
             try:
                 self._remeasured[key] = public.remeasure(
                     report,

@@ -8,16 +8,19 @@ with its own medians.
 
 Tolerance (docs/auditor.md has the measurements behind the defaults)::
 
-    cv_p = stdev / mean of the per-repetition figure in the provider's report
-    cv_a = the same over the auditor's repetitions (all rounds pooled, so it includes
-           the auditor's own between-run drift)
-    tolerance = max(floor, k * sqrt(cv_p**2 + cv_a**2))
+    cv_p, n_p = stdev / mean of the per-repetition figure in the provider's report, and
+                how many repetitions it has
+    cv_a, n_a = the same over the auditor's repetitions (all rounds pooled, so it
+                includes the auditor's own run-to-run drift)
+    u         = sqrt((1.2533 * cv_p)**2 / n_p + (1.2533 * cv_a)**2 / n_a)
+    tolerance = max(floor, k * u)
 
-and a claim is within it when ``|ln(claimed advantage)| <= ln(1 + tolerance)``: an
-advantage of +x (throughput claimed x above the measurement, or TTFT claimed that much
-below it) and a shortfall of x / (1 + x) are treated alike. ``k = 3`` (three standard
-deviations of the difference); the floor covers run-to-run drift that neither run's
-repetitions show (neighbours on a shared host, frequency scaling).
+``u`` is the combined relative uncertainty of the two medians being compared (the standard
+error of a sample median is about 1.2533 sigma / sqrt(n)). A claim is within the tolerance
+when ``|ln(1 + advantage)| <= ln(1 + tolerance)``: an advantage of +x (throughput claimed x
+above the measurement, or TTFT claimed that much below it) and a shortfall of x / (1 + x)
+are treated alike. ``k = 3`` (three standard errors); the floor covers run-to-run drift that
+neither run's repetitions show (neighbours on a shared host, frequency scaling).
 """
 
 from __future__ import annotations
@@ -42,8 +45,11 @@ class TolerancePolicy:
         if self.floor < 0 or self.ttft_floor < 0 or self.k < 0:
             raise ValueError("tolerance floors and k must be >= 0")
 
-    def tolerance(self, cv_provider: float, cv_auditor: float, floor: float) -> float:
-        return max(floor, self.k * math.hypot(cv_provider, cv_auditor))
+    def tolerance(
+        self, provider: tuple[float, int], auditor: tuple[float, int], floor: float
+    ) -> float:
+        """``max(floor, k * u)`` for (cv, repetitions) of the provider's and the auditor's run."""
+        return max(floor, self.k * median_uncertainty(provider, auditor))
 
     def to_dict(self) -> dict[str, float]:
         return {"floor": self.floor, "ttft_floor": self.ttft_floor, "k": self.k}
@@ -55,6 +61,14 @@ def cv(values: list[float]) -> float:
         return 0.0
     mean = statistics.fmean(values)
     return statistics.stdev(values) / mean if mean > 0 else 0.0
+
+
+MEDIAN_SE = math.sqrt(math.pi / 2)  # 1.2533: standard error of a median / (sigma / sqrt(n))
+
+
+def median_uncertainty(*spreads: tuple[float, int]) -> float:
+    """Combined relative standard error of the medians of runs given as (cv, repetitions)."""
+    return math.sqrt(sum((MEDIAN_SE * c) ** 2 / n for c, n in spreads if n > 0))
 
 
 def per_repetition(report: dict[str, Any] | None) -> dict[str, list[float]]:
@@ -75,9 +89,12 @@ def _comparison(
     claimed: float,
     measured: float,
     advantage: float,
-    cvs: tuple[float, float],
-    tolerance: float,
+    spreads: tuple[list[float], list[float]],
+    policy: TolerancePolicy,
+    floor: float,
 ) -> MetricComparison:
+    theirs, mine = (cv(spreads[0]), len(spreads[0])), (cv(spreads[1]), len(spreads[1]))
+    tolerance = policy.tolerance(theirs, mine, floor)
     within = advantage > -1 and abs(math.log1p(advantage)) <= math.log1p(tolerance)
     return MetricComparison(
         metric=metric,
@@ -85,8 +102,10 @@ def _comparison(
         measured=round(measured, 6),
         advantage=round(advantage, 6) if math.isfinite(advantage) else advantage,
         tolerance=round(tolerance, 6),
-        cv_provider=round(cvs[0], 6),
-        cv_auditor=round(cvs[1], 6),
+        cv_provider=round(theirs[0], 6),
+        cv_auditor=round(mine[0], 6),
+        n_provider=theirs[1],
+        n_auditor=mine[1],
         within=within,
     )
 
@@ -100,20 +119,21 @@ def compare(
     """The attested throughput and TTFT against the auditor's report, each with its tolerance."""
     mine, theirs = per_repetition(auditor_report), per_repetition(provider_report)
     metrics = auditor_report["metrics"]
-    out = []
+    key = "output_tokens_per_s"
     claimed = headline["tokensPerSecX1000"] / 1000.0
-    measured = float(metrics["output_tokens_per_s"])
-    cvs = (cv(theirs["output_tokens_per_s"]), cv(mine["output_tokens_per_s"]))
-    tol = policy.tolerance(*cvs, policy.floor)
+    measured = float(metrics[key])
     advantage = claimed / measured - 1.0 if measured > 0 else math.inf
-    out.append(_comparison("output_tokens_per_s", claimed, measured, advantage, cvs, tol))
-    claimed_ttft = headline["ttftP50Us"] / 1000.0
-    measured_ttft = float(metrics.get("ttft_p50_ms", 0.0))
-    if measured_ttft > 0:
-        cvs = (cv(theirs["ttft_p50_ms"]), cv(mine["ttft_p50_ms"]))
-        tol = policy.tolerance(*cvs, policy.ttft_floor)
-        advantage = measured_ttft / claimed_ttft - 1.0 if claimed_ttft > 0 else math.inf
-        out.append(_comparison("ttft_p50_ms", claimed_ttft, measured_ttft, advantage, cvs, tol))
+    spreads = (theirs[key], mine[key])
+    out = [_comparison(key, claimed, measured, advantage, spreads, policy, policy.floor)]
+    key = "ttft_p50_ms"
+    claimed = headline["ttftP50Us"] / 1000.0
+    measured = float(metrics.get(key, 0.0))
+    if measured > 0:
+        advantage = measured / claimed - 1.0 if claimed > 0 else math.inf
+        spreads = (theirs[key], mine[key])
+        out.append(
+            _comparison(key, claimed, measured, advantage, spreads, policy, policy.ttft_floor)
+        )
     return out
 
 
@@ -177,3 +197,28 @@ def not_comparable(check: AttestationCheck, reason: str) -> RebenchResult:
         reason=reason,
         names=dict(check.names),
     )
+
+
+def _excess(result: RebenchResult) -> float:
+    """How far the worst figure is outside its tolerance (log scale; <= 0: within)."""
+
+    def excess(c: MetricComparison) -> float:
+        if c.advantage <= -1 or not math.isfinite(c.advantage):
+            return math.inf
+        return abs(math.log1p(c.advantage)) - math.log1p(c.tolerance)
+
+    return max((excess(c) for c in result.comparisons), default=0.0)
+
+
+def confirmed(first: RebenchResult, second: RebenchResult) -> RebenchResult:
+    """The verdict after a second measurement of an inconsistent claim: it stays
+    inconsistent only if the second measurement says so too (the closer of the two is
+    reported); otherwise the second verdict stands, with a note on the first."""
+    if second.verdict != "inconsistent":
+        second.notes.append(
+            f"a first measurement said {first.summary}; this one did not confirm it"
+        )
+        return second
+    kept, other = (first, second) if _excess(first) <= _excess(second) else (second, first)
+    kept.notes.append(f"confirmed by a second measurement: {other.summary}")
+    return kept

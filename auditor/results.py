@@ -148,7 +148,9 @@ class MetricComparison:
     advantage: float  # how much better the claim is than the measurement (+2.0 = 3x)
     tolerance: float  # allowed |advantage| (symmetric in log space)
     cv_provider: float  # per-repetition coefficient of variation in the provider's report
-    cv_auditor: float  # ... in the auditor's run
+    cv_auditor: float  # ... in the auditor's run (all rounds)
+    n_provider: int  # repetitions behind each median
+    n_auditor: int
     within: bool
 
     def to_dict(self) -> dict[str, Any]:

@@ -159,8 +159,8 @@ def _rebench_lines(r: Any) -> list[str]:
     for c in r.comparisons:
         lines.append(
             f"    {c.metric:<20} claimed {c.claimed:>10.3f}  measured {c.measured:>10.3f}  "
-            f"{c.advantage:+8.1%} (tolerance ±{c.tolerance:.0%}; CV provider {c.cv_provider:.1%},"
-            f" auditor {c.cv_auditor:.1%})"
+            f"{c.advantage:+8.1%} (tolerance ±{c.tolerance:.0%}; CV provider {c.cv_provider:.1%}"
+            f" of {c.n_provider}, auditor {c.cv_auditor:.1%} of {c.n_auditor})"
         )
     lines += [f"    note: {n}" for n in r.notes]
     if r.counter_report_hash:
@@ -212,21 +212,43 @@ def _rebench_lines(r: Any) -> list[str]:
     type=click.FloatRange(0),
     default=3.0,
     show_default=True,
-    help="Tolerance = max(floor, k x combined CV).",
+    help="Tolerance = max(floor, k x combined relative standard error of the two medians).",
+)
+@click.option(
+    "--max-load-per-cpu",
+    type=click.FloatRange(0),
+    default=1.0,
+    show_default=True,
+    help="Judge nothing when this host's 1-min load average per CPU exceeded this while measuring.",
+)
+@click.option("--ignore-load", is_flag=True, help="Judge whatever the host's load was.")
+@click.option(
+    "--confirm/--no-confirm",
+    default=True,
+    show_default=True,
+    help="Measure an inconsistent claim again before calling it inconsistent.",
 )
 @json_option
 @click.option("--strict", is_flag=True, help="Exit with status 1 when a claim is inconsistent.")
 def rebench(rpc_url, deployments_dir, blob_store, txs, sample, seed, models, rounds, repetitions,
-            floor, ttft_floor, k, json_out, strict) -> None:  # fmt: skip
+            floor, ttft_floor, k, max_load_per_cpu, ignore_load, confirm, json_out,
+            strict) -> None:  # fmt: skip
     """Re-measure attested cells on this host's same-profile hardware and judge the claims."""
     from auditor import AuditError, TolerancePolicy
 
     ctx = _Ctx(rpc_url, deployments_dir, blob_store, sign=True)
     policy = TolerancePolicy(floor=floor, ttft_floor=ttft_floor, k=k)
-    auditor = ctx.auditor(models=models, policy=policy, rounds=rounds, repetitions=repetitions)
+    auditor = ctx.auditor(
+        models=models,
+        policy=policy,
+        rounds=rounds,
+        repetitions=repetitions,
+        max_load_per_cpu=None if ignore_load else max_load_per_cpu,
+        confirm=confirm,
+    )
     click.echo(
-        f"tolerance = max({floor:.0%}, {k:g} x combined CV) for throughput, "
-        f"max({ttft_floor:.0%}, {k:g} x combined CV) for TTFT; {rounds} round(s)"
+        f"tolerance = max({floor:.0%}, {k:g} x combined uncertainty of the medians) for "
+        f"throughput, max({ttft_floor:.0%}, ...) for TTFT; {rounds} round(s)"
     )
     try:
         results = auditor.rebench(_claims(txs), sample=sample, seed=seed)

@@ -199,6 +199,13 @@ class Remeasurement:
     report: dict[str, Any]  # a canonical report (same descriptors), the counter-report
     rounds: int
     outputs_match: bool | None  # greedy outputs identical to the attested report's
+    load: tuple[float, ...] = ()  # 1-min load average before and after each round
+    cpus: int = 1  # CPUs this host may use
+
+    @property
+    def load_per_cpu(self) -> float:
+        """The busiest load average seen while measuring, per usable CPU."""
+        return max(self.load, default=0.0) / max(1, self.cpus)
 
 
 def _bench_config(report: dict[str, Any], repetitions: int | None, warmup: int | None) -> Any:
@@ -276,6 +283,7 @@ def remeasure(
     load; with ``isolate`` each in a fresh worker process, as the agent's grid runs) are
     pooled into one report, so that its repetition spread includes between-run drift.
     """
+    from provider_agent.hardware import usable_cpus
     from provider_agent.methods import unmet
     from provider_agent.report import environment
 
@@ -306,7 +314,10 @@ def remeasure(
         outputs_hash=outputs_hash,
     )
     match = None if attested_outputs is None else attested_outputs == outputs_hash
-    return Remeasurement(report=counter, rounds=rounds, outputs_match=match)
+    load = tuple(float(x) for c in cells for x in c.env.get("loadavg_1min", ()))
+    return Remeasurement(
+        report=counter, rounds=rounds, outputs_match=match, load=load, cpus=usable_cpus()
+    )
 
 
 # ------------------------------------------------------------------------------ jobs

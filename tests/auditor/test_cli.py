@@ -74,7 +74,7 @@ def test_audit_commands_on_a_hardhat_node(
     out = ok(
         metainf(tmp_path, hardhat_url, "audit", "rebench", *store, "--tx", f"{elsewhere.tx_hash}:0")
     )
-    assert "tolerance = max(100%, 3 x combined CV)" in out
+    assert "tolerance = max(100%, 3 x combined uncertainty of the medians)" in out
     assert "not comparable (model 'llama-random-tiny'" in out
 
     out = ok(metainf(tmp_path, hardhat_url, "audit", "job", *store, "1", "--json", "j.json"))

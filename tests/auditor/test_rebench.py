@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import copy
 import math
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
 from auditor import TolerancePolicy, results
 from auditor.plausibility import check_report
-from auditor.rebench import compare
+from auditor.rebench import compare, confirmed, judge
 from protocol.canonical import content_id
 from protocol.eip712 import Measurement
 from provider_agent.public import NotReproducible, local_hardware, remeasure
@@ -24,38 +25,53 @@ from tests.auditor.forgery import scaled_report
 
 @pytest.mark.slow
 def test_an_honest_claim_is_consistent_and_a_3x_inflated_one_is_not(world: World) -> None:
-    # measured now, as a provider would just before attesting: the comparison is then about
-    # the claim, not about how busy this shared host became since the session started
-    fresh = bench(world.measured.model, world.measured.blobs, (STREAM,))[STREAM]
+    """Provider and auditor measure the cell at the same time: on one shared host that is
+    the only way to give both the same conditions (this host's throughput drifts by up to
+    2x within a minute as neighbours come and go, docs/auditor.md); on real, separate
+    hosts of one profile each measures alone."""
+    # the provider's claim about the cell from the session's measurement gets the auditor
+    # started; one measurement serves every claim about the cell (same ids and config)
+    first = world.post(world.honest, world.measured.report(STREAM))
+    # One round, started with the provider's: both load, warm up and measure side by side.
+    # No load limit (the CI host is always busy) and no confirming second measurement: it
+    # would run alone, faster than the side-by-side one whose conditions the provider
+    # shared (the confirmation rule has its own test below).
+    auditor = world.auditor(rounds=1, max_load_per_cpu=None, confirm=False)
+    with ThreadPoolExecutor(1) as pool:
+        started = pool.submit(auditor.rebench, [(first.tx_hash, 0)])
+        fresh = bench(world.measured.model, world.measured.blobs, (STREAM,))[STREAM]
+        (earlier,) = started.result()
     honest = world.store.get_json(fresh)
-    lie = scaled_report(honest, 3.0)
     good = world.post(world.honest, honest)
-    bad = world.post(world.cheat, lie)
-    auditor = world.auditor(rounds=2)
-    checked = auditor.verify_all()
-    assert checked.find(bad.tx_hash).ok  # internally consistent: only re-measuring tells
+    bad = world.post(world.cheat, scaled_report(honest, 3.0))
+    assert auditor.verify_all().find(bad.tx_hash).ok  # consistent lie: only re-measuring tells
 
     fair, inflated = auditor.rebench([(good.tx_hash, 0), (bad.tx_hash, 0)])
 
-    assert fair.verdict == "consistent", fair.to_dict()
+    assert fair.verdict == "consistent", fair.to_dict()["comparisons"]
     assert not fair.over_claim and fair.summary == "consistent"
-    assert inflated.verdict == "inconsistent", inflated.to_dict()
+    assert inflated.verdict == "inconsistent", inflated.to_dict()["comparisons"]
     assert inflated.over_claim and inflated.summary.startswith("inconsistent (by +")
     tps = inflated.comparisons[0]
-    assert tps.metric == "output_tokens_per_s" and not tps.within
-    assert tps.advantage > tps.tolerance and 1.5 < tps.advantage < 6  # ~ +200 %
-    expected = max(1.0, 3 * math.hypot(tps.cv_provider, tps.cv_auditor))
-    assert tps.tolerance == pytest.approx(expected, abs=1e-5)
-    # one measurement served both claims; it is stored, plausible, and says what it re-ran
-    assert fair.counter_report_hash == inflated.counter_report_hash
+    assert tps.metric == "output_tokens_per_s" and not tps.within and tps.advantage > 0
+    u = 1.2533 * math.hypot(tps.cv_provider / math.sqrt(3), tps.cv_auditor / math.sqrt(3))
+    assert (tps.n_provider, tps.n_auditor) == (3, 3)
+    assert tps.tolerance == pytest.approx(max(1.0, 3 * u), abs=1e-4)
+    assert earlier.counter_report_hash == fair.counter_report_hash == inflated.counter_report_hash
+    # the measurement made alongside the provider's judged both claims; it is stored,
+    # plausible, and says what it re-ran
     counter = world.store.get_json(fair.counter_report_hash)
-    assert counter["ids"] == honest["ids"] and len(counter["samples"]) == 2 * 3
+    assert counter["ids"] == honest["ids"] and len(counter["samples"]) == 3
     assert check_report(counter) == []
-    assert counter["quality"]["remeasured"] == content_id(honest)
+    assert counter["quality"]["remeasured"] == content_id(world.measured.report(STREAM))
+    auditor.max_load_per_cpu = 0.0  # with any load at all, the measurement judges nothing
+    (busy,) = auditor.rebench([(good.tx_hash, 0)])
+    assert busy.verdict == "not comparable" and "busy while measuring" in busy.reason
 
 
 def test_the_tolerance_follows_the_noise(measured: Measured) -> None:
-    """tolerance = max(floor, k * combined CV); the advantage is symmetric in log space."""
+    """tolerance = max(floor, k * combined uncertainty of the two medians); the advantage
+    is symmetric in log space."""
     report = measured.report(STREAM)
     claim = Measurement.from_report(report)
     headline = {k: getattr(claim, k) for k in ("tokensPerSecX1000", "ttftP50Us")}
@@ -75,7 +91,8 @@ def test_the_tolerance_follows_the_noise(measured: Measured) -> None:
     for s, f in zip(noisy["samples"], (0.7, 1.0, 1.3), strict=True):
         s["output_tokens_per_s"] = base * f
     tps = compare(headline, noisy, slower, policy)[0]
-    assert math.isclose(tps.tolerance, 0.9, rel_tol=1e-3) and tps.within
+    assert math.isclose(tps.cv_provider, 0.3, rel_tol=1e-6) and tps.within
+    assert math.isclose(tps.tolerance, 3 * 1.2533 * 0.3 / math.sqrt(3), rel_tol=1e-4)
 
     faster = copy.deepcopy(quiet)  # under-claiming by 1.2x is judged like over-claiming
     faster["metrics"]["output_tokens_per_s"] = base * 1.2
@@ -108,3 +125,19 @@ def test_a_cell_this_host_cannot_reproduce_is_not_comparable(world: World) -> No
     assert "not available here" in verdicts[1].summary
     assert verdicts[0].to_dict()["summary"].startswith("not comparable (")
     assert results.RebenchResult is type(verdicts[0])
+
+
+def test_an_inconsistent_verdict_needs_a_second_measurement(measured: Measured) -> None:
+    report = measured.report(STREAM)
+    m = Measurement.from_report(report)
+    check = results.AttestationCheck("0x" + "aa" * 32, 0, None, 1, "0x" + "00" * 20, "single")
+    check.headline = {"tokensPerSecX1000": m.tokensPerSecX1000, "ttftP50Us": m.ttftP50Us}
+    policy = TolerancePolicy()
+    same = judge(check, report, report, policy)
+    slow = judge(check, report, scaled_report(report, 1 / 3), policy)  # a 3x slower re-run
+    slower = judge(check, report, scaled_report(report, 1 / 4), policy)
+    assert same.verdict == "consistent" and slow.verdict == slower.verdict == "inconsistent"
+    kept = confirmed(slower, slow)  # both inconsistent: the one closer to the claim is kept
+    assert kept is slow and kept.notes[-1].startswith("confirmed by a second measurement")
+    cleared = confirmed(copy.deepcopy(slow), copy.deepcopy(same))
+    assert cleared.verdict == "consistent" and "did not confirm" in cleared.notes[-1]
