@@ -8,11 +8,14 @@ right away for each new ``JobCreated`` the indexer stores.
 
 from __future__ import annotations
 
+import atexit
+import gc
 import os
 import sys
 from pathlib import Path
 
 from celery import Celery
+from celery.signals import task_postrun
 
 from backend.config import BackendConfig
 
@@ -28,6 +31,22 @@ def _forget_broker_connections() -> None:
 
 
 os.register_at_fork(after_in_child=_forget_broker_connections)
+
+_settled = False
+
+
+@task_postrun.connect(weak=False)
+def settle_process_heap(**_: object) -> None:
+    """Once per process, after its first task: what that task set up (the imported
+    modules, the chain connection and contract ABIs, the database engine) lives as long
+    as the process, so move it out of the cyclic garbage collector's scans. Without this
+    every full collection walks all of it, a quarter to a third of the indexer's time
+    with single attestations (many small transactions, many collections)."""
+    global _settled
+    if not _settled:
+        _settled = True
+        atexit.register(gc.unfreeze)  # the collection at exit finalizes everything
+        gc.freeze()
 
 
 def make_app(config: BackendConfig | None = None) -> Celery:
