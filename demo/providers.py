@@ -122,8 +122,9 @@ def post_false_attestation(stack: Stack, provider: DemoProvider, factor: float =
     signature = sign_attestation(
         attestation, stack.market.attestations.domain(), provider.agent.key
     )
-    stack.market.attestations.as_(provider.agent).attest(attestation, signature)
+    receipt = stack.market.attestations.as_(provider.agent).attest(attestation, signature)
     return {
+        "tx_hash": receipt["transactionHash"].to_0x_hex(),
         "report_hash": content_id(report),
         "honest_report_hash": provider.report_hashes[0],
         "method": report["method"]["name"],

@@ -25,12 +25,16 @@ def _deploy_to(rpc_url: str, out_dir: Path) -> None:
     except (ChainConfigError, ConnectionError) as exc:
         raise click.ClickException(str(exc)) from exc
     admin = role_account(w3, "admin")
-    deployment = deploy_market(w3, admin)
+    # the backend signs assignments with the matcher key (METAINF_MATCHER_KEY or the key
+    # file); the admin stays the arbiter and the treasury
+    matcher = role_account(w3, "matcher")
+    deployment = deploy_market(w3, admin, matcher=matcher.address)
     path = deployment.save(out_dir)
     click.echo(f"chain {deployment.chain_id} at block {deployment.block_number}")
     click.echo(f"  ProviderRegistry     {deployment.provider_registry}")
     click.echo(f"  AttestationRegistry  {deployment.attestation_registry}")
     click.echo(f"  JobMarket            {deployment.job_market}")
+    click.echo(f"  matcher {matcher.address}, arbiter and treasury {admin.address}")
     click.echo(f"deployment written to {path}")
 
 

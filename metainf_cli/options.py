@@ -73,7 +73,7 @@ def blob_store_option(fn: Callable[..., Any]) -> Callable[..., Any]:
         "blob_store",
         default=lambda: settings().blob_location,
         show_default="$METAINF_BLOB_STORE or $METAINF_DATA_DIR/blobs",
-        help="Where reports, job specs and results are stored (a folder).",
+        help="Where reports, job specs and results are stored (a folder, or the backend URL).",
     )(fn)
 
 
