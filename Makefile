@@ -59,7 +59,7 @@ test-contracts: setup
 	$(HARDHAT) test
 
 test-python: setup
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q --durations=25
 
 # Everything but the slow suites, for quick local iterations.
 test-fast: setup

@@ -6,8 +6,20 @@ from pathlib import Path
 
 import click
 
+from metainf_cli.options import settings
+
 STATE_DIR = Path(".metainf")
 PID_FILE = STATE_DIR / "hardhat.pid"
+
+
+# where the deployment file is written (the folder every other command reads)
+deployments_out = click.option(
+    "--deployments",
+    "out_dir",
+    default=lambda: settings().deployments_dir,
+    show_default="$METAINF_DEPLOYMENTS_DIR or deployments",
+    type=click.Path(path_type=Path),
+)
 
 
 @click.group()
@@ -40,7 +52,7 @@ def _deploy_to(rpc_url: str, out_dir: Path) -> None:
 
 @chain.command()
 @click.option("--port", default=8545, show_default=True)
-@click.option("--deployments", "out_dir", default="deployments", type=click.Path(path_type=Path))
+@deployments_out
 def up(port: int, out_dir: Path) -> None:
     """Start `hardhat node` on 127.0.0.1:PORT (unless one answers there) and deploy."""
     from chain.hardhat import HardhatNode, rpc_chain_id
@@ -74,7 +86,7 @@ def down() -> None:
 
 @chain.command()
 @click.option("--rpc", "rpc_url", required=True, help="JSON-RPC URL, or 'inprocess'.")
-@click.option("--deployments", "out_dir", default="deployments", type=click.Path(path_type=Path))
+@deployments_out
 def deploy(rpc_url: str, out_dir: Path) -> None:
     """Deploy the contracts to any EVM JSON-RPC endpoint and write deployments/<chainId>.json."""
     _deploy_to(rpc_url, out_dir)

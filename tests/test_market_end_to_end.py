@@ -83,7 +83,8 @@ def test_the_market_as_separate_processes(hardhat_url: str, redis_url: str, tmp_
     operator = role_env(tmp_path, "operator", hardhat_url)
     metainf(operator, "chain", "deploy", "--rpc", hardhat_url)
     w3 = connect(hardhat_url)
-    market = Market.at(w3, Deployment.load(tmp_path / "deployments", w3.eth.chain_id))
+    deployment = Deployment.load(tmp_path / "deployments", w3.eth.chain_id)
+    market = Market.at(w3, deployment)
 
     port = free_port()
     api_url = f"http://127.0.0.1:{port}"
@@ -129,7 +130,7 @@ def test_the_market_as_separate_processes(hardhat_url: str, redis_url: str, tmp_
                 180,
                 f"job {job_id} matched, accepted and delivered",
             )
-            advance_time(w3, market.deployment.params.job_challenge_window_s + 1)
+            advance_time(w3, deployment.params.job_challenge_window_s + 1)
             outcome = json.loads(metainf(client, "job", "wait", str(job_id), "--timeout", "120"))
             assert outcome["state"] == "finalized", outcome
             assert len(outcome["outputs"]) == 2 and outcome["cost_wei"] > 0
