@@ -58,12 +58,19 @@ format: setup
 test-contracts: setup
 	$(HARDHAT) test
 
-test-python: setup
-	$(PY) -m pytest -q --durations=25
+# Two phases. Most suites are spread over TEST_WORKERS processes (pytest-xdist, one test
+# file per worker at a time, so a file's fixtures are built once); then the suites marked
+# `serial`, whose verdicts compare timings measured on this host, run alone.
+TEST_WORKERS ?= 2
+PYTEST := $(PY) -m pytest -q
 
-# Everything but the slow suites, for quick local iterations.
+test-python: setup
+	$(PYTEST) -n $(TEST_WORKERS) --dist loadfile -m "not serial" --durations=25
+	$(PYTEST) -m serial --durations=5
+
+# Everything but the slow suites (the serial ones are slow too), for quick local iterations.
 test-fast: setup
-	$(PY) -m pytest -q -m "not slow"
+	$(PYTEST) -n $(TEST_WORKERS) --dist loadfile -m "not slow"
 
 test: lint test-contracts test-python
 

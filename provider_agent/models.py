@@ -250,7 +250,9 @@ def smollm2_path() -> Path:
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    tmp = out.with_name(out.name + ".tmp")
+    # a folder of this process's own: two agents (or test workers) converting at once on
+    # one host must not write into each other's copy
+    tmp = out.with_name(f"{out.name}.tmp-{os.getpid()}")
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
     tok = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
@@ -271,7 +273,10 @@ def smollm2_path() -> Path:
             "file": gguf.name,
         },
     )
-    shutil.rmtree(out, ignore_errors=True)
+    if (out / CARD_FILE).exists():  # another process finished first: keep its copy
+        shutil.rmtree(tmp, ignore_errors=True)
+        return out
+    shutil.rmtree(out, ignore_errors=True)  # what an interrupted conversion left
     tmp.rename(out)
     return out
 

@@ -1,6 +1,6 @@
 """`rebench`: the auditor measures attested cells again on its own (same-profile) hardware.
 
-An honest claim is consistent; a provider that attested 3x what it measured, with a report
+An honest claim is consistent; a provider that attested 4x what it measured, with a report
 doctored to match (so that `verify` cannot tell), is inconsistent; a cell this host cannot
 reproduce (other hardware, a model it does not have) is "not comparable", with the reason.
 """
@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import copy
 import math
-from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
@@ -22,28 +21,25 @@ from provider_agent.public import NotReproducible, local_hardware, remeasure
 from tests.auditor.conftest import STREAM, Measured, World, bench
 from tests.auditor.forgery import scaled_report
 
+INFLATION = 4.0  # a lie caught unless this host drifts by 2x between the two runs, as the
+# honest claim is cleared unless it does (the throughput floor of the tolerance is 2x)
+
 
 @pytest.mark.slow
-def test_an_honest_claim_is_consistent_and_a_3x_inflated_one_is_not(world: World) -> None:
-    """Provider and auditor measure the cell at the same time: on one shared host that is
-    the only way to give both the same conditions (this host's throughput drifts by up to
-    2x within a minute as neighbours come and go, docs/auditor.md); on real, separate
-    hosts of one profile each measures alone."""
-    # the provider's claim about the cell from the session's measurement gets the auditor
-    # started; one measurement serves every claim about the cell (same ids and config)
-    first = world.post(world.honest, world.measured.report(STREAM))
-    # One round, started with the provider's: both load, warm up and measure side by side.
-    # No load limit (the CI host is always busy) and no confirming second measurement: it
-    # would run alone, faster than the side-by-side one whose conditions the provider
-    # shared (the confirmation rule has its own test below).
-    auditor = world.auditor(rounds=1, max_load_per_cpu=None, confirm=False)
-    with ThreadPoolExecutor(1) as pool:
-        started = pool.submit(auditor.rebench, [(first.tx_hash, 0)])
-        fresh = bench(world.measured.model, world.measured.blobs, (STREAM,))[STREAM]
-        (earlier,) = started.result()
-    honest = world.store.get_json(fresh)
+@pytest.mark.serial
+def test_an_honest_claim_is_consistent_and_a_4x_inflated_one_is_not(world: World) -> None:
+    """The provider measures the cell, then the auditor measures it right after, each
+    alone: on one 2-core host two measurements side by side contend for the cores unevenly
+    (one may finish its warm-up while the other loads), which is what a shared host does
+    to separate machines of one profile, only worse (docs/auditor.md has the drift)."""
+    honest = world.store.get_json(
+        bench(world.measured.model, world.measured.blobs, (STREAM,))[STREAM]
+    )
     good = world.post(world.honest, honest)
-    bad = world.post(world.cheat, scaled_report(honest, 3.0))
+    bad = world.post(world.cheat, scaled_report(honest, INFLATION))
+    # no load limit (the test runs beside others) and, as shipped, an inconsistent verdict
+    # is measured again before it stands
+    auditor = world.auditor(rounds=2, max_load_per_cpu=None, confirm=True)
     assert auditor.verify_all().find(bad.tx_hash).ok  # consistent lie: only re-measuring tells
 
     fair, inflated = auditor.rebench([(good.tx_hash, 0), (bad.tx_hash, 0)])
@@ -54,16 +50,15 @@ def test_an_honest_claim_is_consistent_and_a_3x_inflated_one_is_not(world: World
     assert inflated.over_claim and inflated.summary.startswith("inconsistent (by +")
     tps = inflated.comparisons[0]
     assert tps.metric == "output_tokens_per_s" and not tps.within and tps.advantage > 0
-    u = 1.2533 * math.hypot(tps.cv_provider / math.sqrt(3), tps.cv_auditor / math.sqrt(3))
-    assert (tps.n_provider, tps.n_auditor) == (3, 3)
+    n_auditor = 3 * auditor.rounds  # the rounds are pooled
+    u = 1.2533 * math.hypot(tps.cv_provider / math.sqrt(3), tps.cv_auditor / math.sqrt(n_auditor))
+    assert (tps.n_provider, tps.n_auditor) == (3, n_auditor)
     assert tps.tolerance == pytest.approx(max(1.0, 3 * u), abs=1e-4)
-    assert earlier.counter_report_hash == fair.counter_report_hash == inflated.counter_report_hash
-    # the measurement made alongside the provider's judged both claims; it is stored,
-    # plausible, and says what it re-ran
+    # the auditor's measurement is stored, plausible, and says what it re-ran
     counter = world.store.get_json(fair.counter_report_hash)
-    assert counter["ids"] == honest["ids"] and len(counter["samples"]) == 3
+    assert counter["ids"] == honest["ids"] and len(counter["samples"]) == n_auditor
     assert check_report(counter) == []
-    assert counter["quality"]["remeasured"] == content_id(world.measured.report(STREAM))
+    assert counter["quality"]["remeasured"] == content_id(honest)
     auditor.max_load_per_cpu = 0.0  # with any load at all, the measurement judges nothing
     (busy,) = auditor.rebench([(good.tx_hash, 0)])
     assert busy.verdict == "not comparable" and "busy while measuring" in busy.reason

@@ -121,6 +121,13 @@ class Proc:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(self.pid, sig)  # the group this child leads: it and its pool
 
+    def pause(self) -> None:
+        """SIGSTOP the whole group: nothing it runs moves on until :meth:`resume`."""
+        self._signal_group(signal.SIGSTOP)
+
+    def resume(self) -> None:
+        self._signal_group(signal.SIGCONT)
+
     def kill(self) -> None:
         """SIGKILL the whole group at once: no warm shutdown, nothing acknowledged."""
         if self.popen is None:

@@ -105,9 +105,23 @@ def _running(procs: list[Proc]) -> Iterator[list[Proc]]:
 def _kill_when(
     worker: Proc, url: str, condition: Callable[[BackendState], bool], what: str
 ) -> tuple[BackendState, list[str]]:
-    """SIGKILL the worker (and its pool) as soon as ``condition(state)`` holds; returns the
-    state then and the tasks the worker had received and not finished."""
-    wait_for(lambda: condition(backend_state(url)), 90, what, interval_s=0.02)
+    """SIGKILL the worker (and its pool) as soon as ``condition(state)`` holds while it
+    holds a task it has not finished; returns the state then and the tasks in flight.
+
+    Between two tasks a worker holds nothing to lose, so the worker is frozen (SIGSTOP)
+    before its log is read: what the log shows in flight is then still in flight when the
+    SIGKILL arrives. Otherwise it runs on and the condition is tried again."""
+
+    def frozen_holding_work() -> bool:
+        if not condition(backend_state(url)):
+            return False
+        worker.pause()
+        if tasks_in_flight(worker.log()):
+            return True
+        worker.resume()
+        return False
+
+    wait_for(frozen_holding_work, 90, f"{what}, with a task in flight", interval_s=0.02)
     worker.kill()
     return backend_state(url), tasks_in_flight(worker.log())
 

@@ -35,14 +35,9 @@ def test_vllm_methods_run_and_exact_ones_match_baseline(tiny_model, tmp_path):
         models=(str(tiny_model),),
         hardware=("cpu-1t",),
         workloads=tuple(SMALL),
-        methods=(
-            "vllm-baseline",
-            "vllm-prefix",
-            "vllm-chunked",
-            "vllm-batch64",
-            "vllm-ngram",
-            "vllm-all",
-        ),
+        # vllm-all also switches on chunked prefill and max_num_seqs=64, so every flag of
+        # the vLLM methods reaches a real engine (one engine start per method, ~20 s each)
+        methods=("vllm-baseline", "vllm-prefix", "vllm-ngram", "vllm-all"),
         config=BenchConfig(warmup=1, repetitions=3),
         workload_overrides=SMALL,
     )
@@ -50,7 +45,7 @@ def test_vllm_methods_run_and_exact_ones_match_baseline(tiny_model, tmp_path):
         grid, store=LocalBlobStore(tmp_path / "blobs"), progress=False, log=tmp_path / "vllm.log"
     )
     assert not result.failures(), (tmp_path / "vllm.log").read_text()[-3000:]
-    assert len(result.rows) == 12
+    assert len(result.rows) == 8
     for row in result.rows:
         assert row["output_tokens_per_s"] > 0
         assert row["exact_match_rate"] == 1.0, row
