@@ -63,14 +63,15 @@ test-contracts: setup
 # `serial`, whose verdicts compare timings measured on this host, run alone.
 TEST_WORKERS ?= 2
 PYTEST := $(PY) -m pytest -q
+PYTEST_SPREAD := $(PYTEST) -n $(TEST_WORKERS) --dist loadfile
 
 test-python: setup
-	$(PYTEST) -n $(TEST_WORKERS) --dist loadfile -m "not serial" --durations=25
+	$(PYTEST_SPREAD) -m "not serial" --durations=25
 	$(PYTEST) -m serial --durations=5
 
 # Everything but the slow suites (the serial ones are slow too), for quick local iterations.
 test-fast: setup
-	$(PYTEST) -n $(TEST_WORKERS) --dist loadfile -m "not slow"
+	$(PYTEST_SPREAD) -m "not slow"
 
 test: lint test-contracts test-python
 

@@ -21,8 +21,9 @@ from provider_agent.public import NotReproducible, local_hardware, remeasure
 from tests.auditor.conftest import STREAM, Measured, World, bench
 from tests.auditor.forgery import scaled_report
 
-INFLATION = 4.0  # a lie caught unless this host drifts by 2x between the two runs, as the
-# honest claim is cleared unless it does (the throughput floor of the tolerance is 2x)
+# With the 2x throughput floor of the tolerance, both the honest claim and a 4x lie are
+# misjudged only if the host drifts by more than 2x between the two measurements.
+INFLATION = 4.0
 
 
 @pytest.mark.slow
@@ -37,9 +38,10 @@ def test_an_honest_claim_is_consistent_and_a_4x_inflated_one_is_not(world: World
     )
     good = world.post(world.honest, honest)
     bad = world.post(world.cheat, scaled_report(honest, INFLATION))
-    # no load limit (the test runs beside others) and, as shipped, an inconsistent verdict
-    # is measured again before it stands
-    auditor = world.auditor(rounds=2, max_load_per_cpu=None, confirm=True)
+    # No load limit: the 1-minute load average still counts the suites that ran before.
+    # No confirming second measurement, so that one measurement judges both claims (the
+    # confirmation rule has its own test below).
+    auditor = world.auditor(rounds=2, max_load_per_cpu=None, confirm=False)
     assert auditor.verify_all().find(bad.tx_hash).ok  # consistent lie: only re-measuring tells
 
     fair, inflated = auditor.rebench([(good.tx_hash, 0), (bad.tx_hash, 0)])
@@ -54,7 +56,9 @@ def test_an_honest_claim_is_consistent_and_a_4x_inflated_one_is_not(world: World
     u = 1.2533 * math.hypot(tps.cv_provider / math.sqrt(3), tps.cv_auditor / math.sqrt(n_auditor))
     assert (tps.n_provider, tps.n_auditor) == (3, n_auditor)
     assert tps.tolerance == pytest.approx(max(1.0, 3 * u), abs=1e-4)
-    # the auditor's measurement is stored, plausible, and says what it re-ran
+    # a cell claimed twice is measured once; that measurement is stored, plausible, and
+    # says what it re-ran
+    assert fair.counter_report_hash == inflated.counter_report_hash
     counter = world.store.get_json(fair.counter_report_hash)
     assert counter["ids"] == honest["ids"] and len(counter["samples"]) == n_auditor
     assert check_report(counter) == []

@@ -111,19 +111,21 @@ def _kill_when(
     Between two tasks a worker holds nothing to lose, so the worker is frozen (SIGSTOP)
     before its log is read: what the log shows in flight is then still in flight when the
     SIGKILL arrives. Otherwise it runs on and the condition is tried again."""
+    in_flight: list[str] = []
 
     def frozen_holding_work() -> bool:
         if not condition(backend_state(url)):
             return False
         worker.pause()
-        if tasks_in_flight(worker.log()):
+        in_flight[:] = tasks_in_flight(worker.log())
+        if in_flight:
             return True
         worker.resume()
         return False
 
     wait_for(frozen_holding_work, 90, f"{what}, with a task in flight", interval_s=0.02)
     worker.kill()
-    return backend_state(url), tasks_in_flight(worker.log())
+    return backend_state(url), in_flight
 
 
 @pytest.mark.parametrize(
