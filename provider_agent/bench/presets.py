@@ -13,10 +13,34 @@ _ORT = ("ort-fp32", "ort-int8")
 _VLLM = ("vllm-baseline", "vllm-prefix", "vllm-chunked", "vllm-batch64", "vllm-ngram", "vllm-all")
 _SIX = ("chat", "prefill-heavy", "decode-heavy", "shared-prefix", "summarize", "offline-64")
 
+# The meta-data set's models: parameters from 7M to 362M, deep-narrow and wide-shallow,
+# multi-head to 5:1 grouped-query attention, vocabularies of 8k to 128k tokens.
+MODEL_ZOO = (
+    "random:7m",
+    "random:48m",
+    "random:deep-69m",
+    "random:vocab128k-88m",
+    "smollm2-135m",
+    "random:mha-187m",
+    "random:360m",
+)
+
 GRIDS: dict[str, dict[str, Any]] = {
-    # the committed CPU meta-data set (data/metadataset/cpu.csv): every CPU method, 288
-    # cells, ~45-60 min on an idle 2-core host
+    # the committed CPU meta-data set (data/metadataset/cpu.csv): the model zoo x this host's
+    # 1- and 2-thread profiles x the 32 workloads of the `qmc` design, sampled (every
+    # workload on 5 model/profile pairs: 160 tasks), every CPU method on every task
     "cpu": dict(
+        models=MODEL_ZOO,
+        hardware=("cpu-1t@host", "cpu-2t@host"),
+        workloads=("qmc",),
+        tasks_per_workload=5,
+        methods=(*_HF_CPU, "hf-int8-ngram", *_ORT, *_VLLM),
+        reps=3,
+        warmup=1,
+    ),
+    # the first CPU data set (data/metadataset/cpu-v1.csv, an Intel Xeon): 2 models x 2
+    # profiles x six hand-written workloads, 12 methods, ~45-60 min on an idle 2-core host
+    "cpu-v1": dict(
         models=("smollm2-135m", "random:48m"),
         hardware=("cpu-1t", "cpu-2t"),
         workloads=_SIX,
@@ -24,7 +48,7 @@ GRIDS: dict[str, dict[str, Any]] = {
         reps=3,
         warmup=1,
     ),
-    # the same tasks with the eight fastest-to-measure methods: ~20 min
+    # the v1 tasks with the eight fastest-to-measure methods: ~20 min
     "cpu-quick": dict(
         models=("smollm2-135m", "random:48m"),
         hardware=("cpu-1t", "cpu-2t"),
@@ -42,21 +66,26 @@ GRIDS: dict[str, dict[str, Any]] = {
         reps=3,
         warmup=1,
     ),
-    # GPU host (scripts/gpu_bench.sh): transformers on CUDA; vLLM / ORT-CUDA where installed
+    # GPU host (scripts/gpu_bench.sh): the model zoo on the `qmc` workloads (each workload
+    # on one model: 32 tasks), transformers on CUDA; vLLM / ORT-CUDA where installed.
+    # torch.compile methods come last: they compile for minutes.
     "gpu": dict(
-        models=("smollm2-135m", "random:360m"),
-        hardware=("cuda0",),
-        workloads=(*_SIX, "chat-stream"),
+        models=MODEL_ZOO,
+        hardware=("cuda0@host",),
+        workloads=("qmc",),
+        tasks_per_workload=1,
+        order="method",
         methods=(
             "hf-eager",
             "hf-sdpa",
             "hf-fp16",
             "hf-bf16",
-            "hf-fp16-compile",
             "hf-ngram",
+            "hf-fp16-ngram",
             *_ORT,
             *_VLLM,
             "vllm-graphs",
+            "hf-fp16-compile",
         ),
         reps=3,
         warmup=1,

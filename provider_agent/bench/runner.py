@@ -145,12 +145,13 @@ class Group:
     info: ModelInfo
     hardware: HardwareProfile
     method: MethodSpec
+    workloads: tuple[WorkloadSpec, ...]  # this (model, hardware)'s tasks
 
     def key(self, workload: str) -> Key:
         return (self.info.name, self.hardware.name, workload, self.method.name)
 
-    def failed(self, workloads: list[WorkloadSpec], reason: str) -> list[Cell]:
-        return [Cell.failed(*self.key(w.name), reason) for w in workloads]
+    def failed(self, reason: str) -> list[Cell]:
+        return [Cell.failed(*self.key(w.name), reason) for w in self.workloads]
 
 
 @dataclass
@@ -166,7 +167,7 @@ class Plan:
 
     @property
     def cells(self) -> int:
-        return len(self.groups) * len(self.workloads)
+        return sum(len(g.workloads) for g in self.groups)
 
     def descriptors(self) -> dict[str, dict[str, Any]]:
         """role -> name -> descriptor, for the reports and the table."""
@@ -191,19 +192,33 @@ def with_references(names: Iterable[str]) -> list[MethodSpec]:
 def plan_grid(grid: GridSpec, say: Callable[[str], None] = _quiet) -> Plan:
     """Resolve names; skip (and say) the methods a hardware profile cannot run."""
     workloads = grid.workload_specs()
-    hardware = [profile_by_name(h) for h in grid.hardware]
+    by_name = {w.name: w for w in workloads}
+    hardware = {h: profile_by_name(h) for h in grid.hardware}
     infos = {m: model_info(m) for m in grid.models}
     wanted = with_references(grid.methods)
     groups: list[Group] = []
     unavailable: list[dict[str, str]] = []
-    for hw in hardware:
+    for h, hw in hardware.items():
         ok, no = available_methods(hw, [m.name for m in wanted])
         for spec, reason in no:
             unavailable.append({"hardware": hw.name, "method": spec.name, "reason": reason})
             say(f"skip {spec.name} on {hw.name}: {reason}")
         for model in grid.models:
-            groups.extend(Group(model, infos[model], hw, spec) for spec in ok)
-    return Plan(workloads, hardware, list(infos.values()), wanted, groups, unavailable)
+            mine = tuple(by_name[w] for w in grid.workload_names(model, h))
+            if mine:
+                groups.extend(Group(model, infos[model], hw, spec, mine) for spec in ok)
+    if grid.order == "method":
+        rank = {spec.name: i for i, spec in enumerate(wanted)}
+        groups.sort(key=lambda g: rank[g.method.name])  # stable: tasks keep their order
+    used = {w.name for g in groups for w in g.workloads}
+    return Plan(
+        [w for w in workloads if w.name in used] or workloads,
+        list(hardware.values()),
+        list(infos.values()),
+        wanted,
+        groups,
+        unavailable,
+    )
 
 
 # ---------------------------------------------------------------------------- checkpoint
@@ -230,11 +245,9 @@ def resume(checkpoint: Path | None, say: Callable[[str], None] = _quiet) -> dict
     return done
 
 
-def resumed_group(
-    group: Group, workloads: list[WorkloadSpec], done: dict[Key, Cell]
-) -> list[Cell] | None:
+def resumed_group(group: Group, done: dict[Key, Cell]) -> list[Cell] | None:
     """The group's cells from the checkpoint when all are there, else None."""
-    kept = [done.get(group.key(w.name)) for w in workloads]
+    kept = [done.get(group.key(w.name)) for w in group.workloads]
     return [c for c in kept if c is not None] if all(kept) else None
 
 
@@ -287,11 +300,12 @@ class Execution:
     deadline: float | None = None  # time.monotonic() after which no new work starts
     log: Path | None = None
 
-    def run_group(self, group: Group, workloads: list[WorkloadSpec], on_cell: OnCell) -> list[Cell]:
+    def run_group(self, group: Group, on_cell: OnCell) -> list[Cell]:
         """Measure one group in-process or in a worker; past the deadline, fail its cells."""
+        workloads = list(group.workloads)
         left = self.deadline - time.monotonic() if self.deadline else self.worker_timeout_s
         if left <= 0:
-            cells = group.failed(workloads, SKIPPED_BUDGET)
+            cells = group.failed(SKIPPED_BUDGET)
             for cell in cells:
                 on_cell(cell)
             return cells
@@ -389,13 +403,13 @@ def run_grid(
     cells: list[Cell] = []
     resumed = 0
     for group in plan.groups:
-        kept = resumed_group(group, plan.workloads, done)
+        kept = resumed_group(group, done)
         if kept is not None:
             cells.extend(kept)
             record.skip(len(kept))
             resumed += len(kept)
         else:
-            cells.extend(execution.run_group(group, plan.workloads, record))
+            cells.extend(execution.run_group(group, record))
     record.close()
     descriptors = plan.descriptors()
     rows, reports = store_reports(cells, descriptors, grid.config, store)
