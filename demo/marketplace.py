@@ -51,8 +51,8 @@ from provider_agent.workloads import get_workload
 from sdk import Client
 
 REPO = Path(__file__).resolve().parent.parent
-HISTORY = REPO / "data" / "metadataset" / "cpu.csv"
-HISTORY_DESCRIPTORS = REPO / "data" / "metadataset" / "cpu.descriptors.json"
+HISTORY = REPO / "data" / "metadataset" / "cpu-v1.csv"
+HISTORY_DESCRIPTORS = REPO / "data" / "metadataset" / "cpu-v1.descriptors.json"
 PLANS = (
     ProviderPlan("alpha", ("cpu-1t",), price_gwei_per_s=20_000),
     ProviderPlan("beta", ("cpu-2t",), price_gwei_per_s=40_000),
@@ -174,7 +174,7 @@ def run_demo(work_dir: Path, say: Say = print) -> DemoResult:
         say(f"market deployed on an in-process chain; backend API at {stack.api_url}")
         with session_scope(stack.config.database_url) as s:
             imported = import_external_csv(s, HISTORY, HISTORY_DESCRIPTORS, name="cpu-xeon")
-        say(f"imported {imported} cells of history (data/metadataset/cpu.csv) for MetaInf")
+        say(f"imported {imported} cells of history (data/metadataset/cpu-v1.csv) for MetaInf")
         model = _setup_model(work_dir)
         providers, posted = _providers(stack, model, say)
         cheater = next(p for p in providers if p.plan.name == CHEATER)

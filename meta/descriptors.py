@@ -240,16 +240,40 @@ def numeric_from_value(role: str, value: Any) -> dict[str, float]:
     return dict(parse_bits(text))
 
 
+# descriptor keys that identify rather than describe (a version, a generator seed)
+_NOT_FEATURES = frozenset({"v", "seed"})
+# categorical descriptor fields that become one flag per value (``engine.vllm = 1``)
+_CATEGORICAL = frozenset(
+    {"type", "engine", "family", "device", "dtype", "quantize", "precision", "attn", "cache"}
+)
+
+
+def _is_finite_number(x: Any) -> bool:
+    return isinstance(x, bool) or isinstance(x, int | float) and math.isfinite(float(x))
+
+
 def descriptor_numeric(desc: Mapping[str, Any]) -> dict[str, float]:
-    """All numeric leaves of a descriptor dict (nested keys joined with '.')."""
+    """All numeric leaves of a descriptor dict (nested keys joined with '.'): a list of
+    numbers gives its mean (a (min, max) range), a list of words one flag per word
+    (``cpu_flags.avx512_bf16 = 1``), a categorical field one flag for its value
+    (``flags.dtype.bfloat16 = 1``); versions and seeds are left out."""
     out: dict[str, float] = {}
 
     def walk(prefix: str, obj: Any) -> None:
+        if prefix.rsplit(".", 1)[-1] in _NOT_FEATURES:
+            return
         if isinstance(obj, Mapping):
             for k, v in obj.items():
                 walk(f"{prefix}.{k}" if prefix else str(k), v)
-        elif isinstance(obj, bool) or isinstance(obj, int | float) and math.isfinite(float(obj)):
+        elif _is_finite_number(obj):
             out[prefix] = float(obj)
+        elif isinstance(obj, list | tuple) and obj and all(_is_finite_number(x) for x in obj):
+            out[prefix] = float(sum(obj)) / len(obj)
+        elif isinstance(obj, list | tuple) and all(isinstance(x, str) for x in obj):
+            for word in obj:
+                out[f"{prefix}.{word}"] = 1.0
+        elif isinstance(obj, str) and prefix.rsplit(".", 1)[-1] in _CATEGORICAL:
+            out[f"{prefix}.{obj}"] = 1.0
 
     walk("", desc)
     return out

@@ -12,6 +12,8 @@ over all held-out tasks (each task counts once, whatever its fold):
 * ``ndcg3``: NDCG@3 of the selector's ranking with normalized performance as gain;
 * ``budget_feasibility``: with budgets, the share of tasks (among those where some
   method truly fits) whose chosen method's *true* cost is within budget;
+* ``budget_performance``: on the same tasks, the pick's performance over the best
+  method's *within budget* (0 when the pick does not fit: that job fails);
 * ``wilcoxon_p``: Wilcoxon signed-rank test of per-task normalized performance against
   the best non-oracle baseline (the best selector other than the ``candidate``);
 * ``ci95``: percentile bootstrap 95% interval of normalized performance (tasks
@@ -202,6 +204,7 @@ class EvaluationResult:
             ("gap_closed", "gap closed"),
             ("ndcg3", "NDCG@3"),
             ("budget_feasibility", "budget feas."),
+            ("budget_performance", "perf. in budget"),
             ("wilcoxon_p", f"p vs {self.best_baseline}"),
         ]
         present = [c for c in cols if any(c[0] in s for s in self.summary.values())]
@@ -357,7 +360,9 @@ def _score_fold(
         rec = {"selector": name, "group": fold.label, "task": table.task_keys[i], **rec}
         if cost is not None:
             pick = budget_choice[r] if budget_choice is not None else chosen
-            rec.update(_budget_record(cost[i], table.available[i], budgets.budget[i], pick))
+            rec.update(
+                _budget_record(cost[i], perf[i], table.available[i], budgets.budget[i], pick)
+            )
         rows.append(rec)
     return rows
 
@@ -382,14 +387,18 @@ def _task_record(
 
 
 def _budget_record(
-    cost: np.ndarray, available: np.ndarray, budget: float, pick: int | None
-) -> dict[str, bool]:
-    """Could any measured method fit the budget, and does the pick truly fit it?"""
+    cost: np.ndarray, perf: np.ndarray, available: np.ndarray, budget: float, pick: int | None
+) -> dict[str, Any]:
+    """Could any measured method fit the budget, does the pick truly fit it, and how fast
+    is it next to the fastest method that fits?"""
     limit = budget * (1 + BUDGET_RTOL)
-    fits = np.isfinite(cost[available]) & (cost[available] <= limit)
+    fits = available & np.isfinite(cost) & (cost <= limit)
+    feasible = bool(pick is not None and fits[pick])
+    best = float(np.max(perf[fits])) if fits.any() else np.nan
     return {
         "budget_possible": bool(fits.any()),
-        "budget_feasible": bool(pick is not None and cost[pick] <= limit),
+        "budget_feasible": feasible,
+        "budget_normalized": float(perf[pick] / best) if feasible else 0.0,
     }
 
 
@@ -454,4 +463,5 @@ def _pooled_metrics(r: pd.DataFrame, np_sbs: float, np_vbs: float) -> dict[str, 
     if "budget_feasible" in r:
         ok = r["budget_possible"].astype(bool)
         s["budget_feasibility"] = float(r.loc[ok, "budget_feasible"].mean()) if ok.any() else None
+        s["budget_performance"] = float(r.loc[ok, "budget_normalized"].mean()) if ok.any() else None
     return s

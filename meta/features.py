@@ -44,6 +44,7 @@ from meta.descriptors import (
     numeric_from_value,
 )
 from meta.embeddings import Embedder, default_embedder
+from meta.physics import PAIR_FEATURES, method_physics, pair_physics, task_physics, workload_numbers
 from meta.table import PerformanceTable
 
 TASK_ROLES = ("model", "hardware", "workload")
@@ -138,6 +139,13 @@ class MetaFeaturizer(BaseEstimator):
         ).fit(np.array(self.methods_, dtype=object)[:, None])
         meth_raw = [self._method_numeric(m) for m in self.methods_]
         self.method_numeric_names_ = sorted({k for d in meth_raw for k in d})
+        self.pair_scaler_ = None
+        if self.use_numeric:  # standardized on every (training task, training method) pair
+            pairs = self._pair_matrix(tasks, self.methods_).reshape(-1, len(PAIR_FEATURES))
+            if np.isfinite(pairs).any():
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore", RuntimeWarning)
+                    self.pair_scaler_ = StandardScaler().fit(pairs)
         self._embedder_ = self._get_embedder()
         self._text_cache: dict[tuple, np.ndarray] = {}
         self.projections_: dict[str, PCA] = {}
@@ -220,23 +228,33 @@ class MetaFeaturizer(BaseEstimator):
     # ------------------------------------------------------------------ numeric
     def _numeric_dict(self, task: Mapping[str, Any]) -> dict[str, float]:
         out: dict[str, float] = {}
-        raw: dict[str, dict[str, float]] = {r: {} for r in TASK_ROLES}
+        raw = self._raw_numbers(task)
         for col in self.task_cols_:
-            role = self.roles_[col]
             value = task[col]
             if col in self.numeric_cols_ and _is_number(value):
                 out[col] = _signed_log(float(value))
-                raw[role][f"count:{col}"] = float(value)
                 continue
-            desc = self._descriptor(role, value)
-            feats = (
-                descriptor_numeric(desc) if desc is not None else numeric_from_value(role, value)
-            )
-            for k, v in logify(feats).items():
+            for k, v in logify(self._value_numbers(col, value)).items():
                 out[f"{col}.{k}"] = v
-            raw[role].update(feats)
         out.update(self._derived(raw))
+        out.update(task_physics(raw["model"], raw["hardware"], raw["workload"]))
         return out
+
+    def _value_numbers(self, col: str, value: Any) -> dict[str, float]:
+        role = self.roles_[col]
+        desc = self._descriptor(role, value)
+        return descriptor_numeric(desc) if desc is not None else numeric_from_value(role, value)
+
+    def _raw_numbers(self, task: Mapping[str, Any]) -> dict[str, dict[str, float]]:
+        """role -> the plain numbers its columns and descriptors give (not log-scaled)."""
+        raw: dict[str, dict[str, float]] = {r: {} for r in TASK_ROLES}
+        for col in self.task_cols_:
+            role, value = self.roles_[col], task[col]
+            if col in self.numeric_cols_ and _is_number(value):
+                raw[role][f"count:{col}"] = float(value)
+            else:
+                raw[role].update(self._value_numbers(col, value))
+        return raw
 
     @staticmethod
     def _derived(raw: Mapping[str, Mapping[str, float]]) -> dict[str, float]:
@@ -340,6 +358,32 @@ class MetaFeaturizer(BaseEstimator):
         if not blocks:
             return np.zeros((len(methods), 0))
         return np.hstack(blocks).astype(np.float64)
+
+    def _pair_matrix(
+        self, tasks: Sequence[Mapping[str, Any]], methods: Sequence[str]
+    ) -> np.ndarray:
+        """Raw :func:`~meta.physics.pair_physics` features, tasks x methods x features."""
+        infos = []
+        for t in tasks:
+            raw = self._raw_numbers(t)
+            phys = task_physics(raw["model"], raw["hardware"], raw["workload"])
+            infos.append(workload_numbers(raw["workload"]) | phys)
+        meths = [method_physics(self._descriptor("method", m), m) for m in methods]
+        out = np.full((len(infos), len(meths), len(PAIR_FEATURES)), np.nan)
+        for i, info in enumerate(infos):
+            for j, mp in enumerate(meths):
+                feats = pair_physics(info, mp)
+                out[i, j] = [feats.get(name, np.nan) for name in PAIR_FEATURES]
+        return out
+
+    def transform_pairs(self, tasks: Any, methods: Sequence[str]) -> np.ndarray:
+        """Standardized pair physics (tasks x methods x features); 0 where unknown."""
+        dicts = self._as_dicts(tasks)
+        if getattr(self, "pair_scaler_", None) is None:
+            return np.zeros((len(dicts), len(methods), 0))
+        mat = self._pair_matrix(dicts, methods)
+        flat = self.pair_scaler_.transform(mat.reshape(-1, len(PAIR_FEATURES)))
+        return np.nan_to_num(flat, nan=0.0).reshape(mat.shape)
 
     def block_slices(self) -> dict[str, slice]:
         """Where each block sits in :meth:`transform_tasks` output (for inspection)."""

@@ -80,11 +80,13 @@ class PerformanceTable:
         lower_is_better: bool = False,
         extra_cols: Sequence[str] = (),
         agg: str = "median",
+        methods: Sequence[str] | None = None,
     ) -> PerformanceTable:
         """Aggregate repeated (task, method) rows and build the table.
 
         ``extra_cols`` (e.g. a price or work column) are carried along, aggregated the
-        same way, so that budgets can be evaluated later.
+        same way, so that budgets can be evaluated later. ``methods`` keeps only those
+        methods' rows (e.g. the exact ones, for a quality constraint).
         """
         task_cols = list(task_cols)
         missing = [c for c in [*task_cols, method_col, metric, *extra_cols] if c not in df.columns]
@@ -92,6 +94,11 @@ class PerformanceTable:
             raise KeyError(f"columns not in table: {missing}; have {list(df.columns)}")
         df = df.dropna(subset=[*task_cols, method_col, metric]).copy()
         df[method_col] = df[method_col].astype(str)
+        if methods is not None:
+            unknown = sorted(set(methods) - set(df[method_col]))
+            if unknown:
+                raise ValueError(f"methods not in table: {unknown}")
+            df = df[df[method_col].isin(list(methods))]
         values = [metric, *[c for c in extra_cols if c != metric]]
         for c in values:
             df[c] = pd.to_numeric(df[c], errors="coerce")
@@ -122,10 +129,17 @@ class PerformanceTable:
         metric: str,
         lower_is_better: bool = False,
         extra_cols: Sequence[str] = (),
+        methods: Sequence[str] | None = None,
     ) -> PerformanceTable:
         """Load any long-format CSV by naming its task columns, method column and metric."""
         return cls.from_frame(
-            pd.read_csv(path), task_cols, method_col, metric, lower_is_better, extra_cols
+            pd.read_csv(path),
+            task_cols,
+            method_col,
+            metric,
+            lower_is_better,
+            extra_cols,
+            methods=methods,
         )
 
     # ------------------------------------------------------------------ views

@@ -45,6 +45,7 @@ class TableArgs:
     lower_is_better: bool
     descriptors: str | None
     no_embeddings: bool
+    methods: list[str] | None = None
 
     def load(self, extra: list[str] | tuple[str, ...] = ()):
         from meta.table import PerformanceTable
@@ -57,6 +58,7 @@ class TableArgs:
                 self.metric,
                 self.lower_is_better,
                 extra_cols=list(extra),
+                methods=self.methods,
             )
         except (KeyError, ValueError) as exc:  # wrong column names, no usable rows
             msg = exc.args[0] if exc.args else exc
@@ -94,6 +96,12 @@ _table_option_list = _options(
     click.option(
         "--no-embeddings", is_flag=True, help="Numeric meta-features only (no sentence model)."
     ),
+    click.option(
+        "--methods",
+        "method_names",
+        default=None,
+        help="Comma-separated methods to keep (e.g. only the exact ones); default: all.",
+    ),
     click.option("--seed", default=0, show_default=True, help="random_state of every selector."),
 )
 
@@ -112,6 +120,7 @@ def table_options(f: Callable) -> Callable:
         lower_is_better: bool,
         descriptors: str | None,
         no_embeddings: bool,
+        method_names: str | None,
         **kwargs: Any,
     ) -> Any:
         spec = TableArgs(
@@ -122,6 +131,7 @@ def table_options(f: Callable) -> Callable:
             lower_is_better,
             descriptors,
             no_embeddings,
+            _split(method_names) if method_names else None,
         )
         return f(*args, table=spec, **kwargs)
 

@@ -1,17 +1,21 @@
 #!/usr/bin/env bash
 # Measure the committed CPU meta-data set: data/metadataset/cpu.csv and its sidecars.
 #
-#   scripts/make_metadataset.sh            # the `cpu` grid (12 methods), ~45-60 min on 2 idle cores
-#   GRID=cpu-quick scripts/make_metadataset.sh # 8 methods, ~20 min
-#   GRID=smoke scripts/make_metadataset.sh # seconds, tiny model, to try the pipeline
+#   scripts/make_metadataset.sh --budget-s 5400   # the `cpu` grid, 90 minutes of it
+#   GRID=cpu-v1 scripts/make_metadataset.sh      # the first data set (cpu-v1.*), ~45-60 min
+#   GRID=smoke scripts/make_metadataset.sh       # seconds, tiny model, to try the pipeline
 #
-# Grid `cpu` (provider_agent/bench/presets.py): SmolLM2-135M + a random 48M Llama, hardware profiles
-# cpu-1t and cpu-2t, six workloads (chat, prefill-heavy, decode-heavy, shared-prefix,
-# summarize, offline-64; concurrency 1..64), 12 methods (transformers eager, int8, bf16 and
-# prompt-lookup n-gram; ONNX Runtime fp32 and int8; vLLM baseline/prefix/chunked/batch64/
-# n-gram/all); 1 warm-up and 3 measured repetitions per
-# cell. Every cell is appended to a checkpoint as it is measured: if the run is interrupted,
-# the same command resumes it (delete the checkpoint to start over).
+# Grid `cpu` (provider_agent/bench/presets.py): a zoo of 7 Llama-family models (SmolLM2-135M
+# and random-weight models of 7M to 362M parameters), this host's 1- and 2-thread profiles
+# (named cpu-1t@<host>, cpu-2t@<host>), the 32 workloads of the `qmc` design
+# (provider_agent/workload_design.py), 160 sampled (model, profile, workload) tasks, 13
+# methods (transformers eager, int8, bf16, n-gram and int8 + n-gram; ONNX Runtime fp32 and
+# int8; vLLM baseline/prefix/chunked/batch64/n-gram/all); 1 warm-up and 3 measured
+# repetitions per cell. Run it on an otherwise idle machine. Every cell is appended to a
+# checkpoint as it is measured: an interrupted or budgeted run is resumed by the same
+# command (delete the checkpoint to start over), and each run rewrites the table with
+# every cell measured so far, so the table can be committed as it grows. On another host
+# the same command adds that host's profiles (other names, other hardware ids).
 #
 # Writes (OUT defaults to data/metadataset, names take the grid name):
 #   cpu.csv               long format: model, hardware, workload, method, one column per metric

@@ -198,15 +198,18 @@ def plan_grid(grid: GridSpec, say: Callable[[str], None] = _quiet) -> Plan:
     wanted = with_references(grid.methods)
     groups: list[Group] = []
     unavailable: list[dict[str, str]] = []
+    runnable: dict[str, list[MethodSpec]] = {}
     for h, hw in hardware.items():
         ok, no = available_methods(hw, [m.name for m in wanted])
+        runnable[h] = ok
         for spec, reason in no:
             unavailable.append({"hardware": hw.name, "method": spec.name, "reason": reason})
             say(f"skip {spec.name} on {hw.name}: {reason}")
-        for model in grid.models:
+    for model in grid.models:  # a model's profiles one after the other: a budgeted run
+        for h, hw in hardware.items():  # that stops early has whole rows on every profile
             mine = tuple(by_name[w] for w in grid.workload_names(model, h))
             if mine:
-                groups.extend(Group(model, infos[model], hw, spec, mine) for spec in ok)
+                groups.extend(Group(model, infos[model], hw, spec, mine) for spec in runnable[h])
     if grid.order == "method":
         rank = {spec.name: i for i, spec in enumerate(wanted)}
         groups.sort(key=lambda g: rank[g.method.name])  # stable: tasks keep their order

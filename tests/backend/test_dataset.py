@@ -305,8 +305,8 @@ def test_data_hash_names_the_content_not_the_row_ids(db: str, store, tmp_path: P
 
 
 def test_external_table_is_imported_as_history_and_the_chain_wins(db: str, store) -> None:
-    csv_path = REPO / "data" / "metadataset" / "cpu.csv"
-    sidecar = REPO / "data" / "metadataset" / "cpu.descriptors.json"
+    csv_path = REPO / "data" / "metadataset" / "cpu-v1.csv"
+    sidecar = REPO / "data" / "metadataset" / "cpu-v1.descriptors.json"
     with session_scope(db) as s:
         n = import_external_csv(s, csv_path, sidecar)
     with session_scope(db) as s:  # importing again replaces, it does not add
@@ -314,7 +314,7 @@ def test_external_table_is_imported_as_history_and_the_chain_wins(db: str, store
         assert len(s.scalars(select(ExternalCell)).all()) == n
     ds = build(db)
     assert ds.n_cells == n == 288
-    assert {r["source"] for r in ds.rows} == {"external:cpu"}
+    assert {r["source"] for r in ds.rows} == {"external:cpu-v1"}
     assert all(r["attestation_ids"] == [] for r in ds.rows)
     assert ds.to_table().n_tasks == 24
     # an attested measurement of an imported cell replaces it

@@ -88,7 +88,7 @@ def test_attest_names_a_wrong_table_and_missing_reports(tmp_path: Path) -> None:
         "has no rows with a reportHash",
         "metainf provider bench --json",
     )
-    committed = Path(__file__).resolve().parents[2] / "data" / "metadataset" / "cpu.json"
+    committed = Path(__file__).resolve().parents[2] / "data" / "metadataset" / "cpu-v1.json"
     assert_fails(
         metainf(
             tmp_path,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from meta.embeddings import HashingEmbedder
 from meta.features import MetaFeaturizer
@@ -65,7 +66,32 @@ def test_inner_cv_uses_the_groups_it_is_given():
     given = MetaInfSelector(random_state=0).fit(train, feats, groups=groups)
     info = given.fit_info()
     assert info["inner_groups"] == "given"
-    assert set(info["inner_normalized_performance"]) == {
-        f"{c}/{s:g}" for c in ("small", "large") for s in (0, 0.25, 0.5, 0.75, 1)
-    }
+    labels = set(info["inner_normalized_performance"])
+    assert {"small/0", "small/0.5", "large/1", "small/0+per_method+neighbours"} <= labels
+    assert "large/0" not in labels  # without the trees the capacity does not matter
+    assert len(labels) == len(MetaInfSelector()._blends()) == 20
     assert not hasattr(given, "_fit_groups")  # transient, not pickled with the model
+
+
+def test_fixed_blend_and_bad_views():
+    train, _ = _table(0, 120)
+    feats = MetaFeaturizer(use_embeddings=False).fit(train)
+    sel = MetaInfSelector(shrinkage=1.0, complexity="small", views=(), random_state=0)
+    sel.fit(train, feats)
+    assert sel.fit_info() == {"complexity": "small", "shrinkage": 1.0, "views": []}
+    with pytest.raises(ValueError, match="unknown views"):
+        MetaInfSelector(views=("oracle",)).fit(train, feats)
+
+
+def test_pair_physics_reach_the_pair_model():
+    train, _ = _table(0, 120)
+    feats = MetaFeaturizer(use_embeddings=False).fit(train)
+    with_pairs = MetaInfSelector(shrinkage=1.0, complexity="small", views=()).fit(train, feats)
+    without = MetaInfSelector(shrinkage=1.0, complexity="small", views=(), use_pairs=False)
+    without.fit(train, feats)
+    n_pairs = feats.transform_pairs(train.task_dicts()[:1], train.methods).shape[-1]
+    gbm = dict(with_pairs.views_.interactions_["small"])["gbm"]
+    assert (
+        gbm.n_features_in_
+        == dict(without.views_.interactions_["small"])["gbm"].n_features_in_ + n_pairs
+    )

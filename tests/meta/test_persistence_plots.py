@@ -22,9 +22,11 @@ def test_save_load_roundtrip(rule_table, tmp_path):
         info["metadata"]["source"] == "test" and info["metadata"]["methods"] == rule_table.methods
     )
     tasks = rule_table.task_dicts()[:20]
-    np.testing.assert_array_equal(
-        loaded.score(tasks, rule_table.methods), sel.score(tasks, rule_table.methods)
-    )
+    # equal up to float32 rounding of the embedding projection (batched differently after
+    # loading), which the neighbour view's distance weights pass on
+    before, after = sel.score(tasks, rule_table.methods), loaded.score(tasks, rule_table.methods)
+    np.testing.assert_allclose(after, before, rtol=0, atol=1e-6)
+    assert [loaded.rank(t) for t in tasks] == [sel.rank(t) for t in tasks]
     payload = joblib.load(path)
     payload["schema_version"] = 999
     joblib.dump(payload, tmp_path / "old.joblib")

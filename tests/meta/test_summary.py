@@ -112,9 +112,12 @@ def test_mean_is_exactly_rounded():
     assert np.nanmean(scores[:, 0]) == pytest.approx(math.fsum(values) / len(values))
 
 
-def test_committed_summary_is_reproduced_from_the_committed_rows():
-    table = json.loads((DATA / "cpu.json").read_text())
-    summary = json.loads((DATA / "cpu.summary.json").read_text())
+@pytest.mark.parametrize(
+    "name", sorted(p.name[: -len(".summary.json")] for p in DATA.glob("*.summary.json"))
+)
+def test_committed_summary_is_reproduced_from_the_committed_rows(name):
+    table = json.loads((DATA / f"{name}.json").read_text())
+    summary = json.loads((DATA / f"{name}.summary.json").read_text())
     for metric, expected in summary["objectives"].items():
         got = selection_summary(table["rows"], metric, expected["sense"])
         assert json.dumps(got) == json.dumps(expected)

@@ -132,18 +132,19 @@ def test_time_budget_reports_unreached_cells(tiny_model, tmp_path):
 def test_resume_keeps_measured_cells_only(tiny_model, cpu1, tmp_path):
     ckpt = tmp_path / "new" / "cells.jsonl"
     assert resume(ckpt) == {} and ckpt.parent.is_dir()  # its folder is made up front
-    group = Group(str(tiny_model), model_info(tiny_model), cpu1, get_method("hf-eager"))
     workloads = tiny_grid(tiny_model, ("chat", "summarize")).workload_specs()
+    info = model_info(tiny_model)
+    group = Group(str(tiny_model), info, cpu1, get_method("hf-eager"), tuple(workloads))
     chat = Cell(*group.key("chat"), metrics={"output_tokens_per_s": 1.0})
     failed = Cell.failed(*group.key("summarize"), "boom")
     ckpt.write_text(json.dumps(chat.to_dict()) + "\n\n" + json.dumps(failed.to_dict()) + "\n")
     said: list[str] = []
     done = resume(ckpt, said.append)
     assert done == {chat.key: chat} and "resuming: 1 cells" in said[0]
-    assert resumed_group(group, workloads, done) is None  # summarize must be measured again
+    assert resumed_group(group, done) is None  # summarize must be measured again
     summarize = Cell(*group.key("summarize"), metrics={"output_tokens_per_s": 2.0})
     done[summarize.key] = summarize
-    assert resumed_group(group, workloads, done) == [chat, summarize]
+    assert resumed_group(group, done) == [chat, summarize]
 
 
 def test_checkpoint_resumes_measured_groups(tiny_model, tmp_path):

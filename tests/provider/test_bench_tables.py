@@ -132,22 +132,22 @@ def test_failed_cell_constructor():
 
 def test_committed_data_set_is_rewritten_unchanged(tmp_path):
     """Rows, ids and report hashes of data/metadataset/cpu.* come back byte for byte."""
-    committed = (DATA / "cpu.json").read_text()
+    committed = (DATA / "cpu-v1.json").read_text()
     result = result_from_table(json.loads(committed))
     assert json.dumps(table_json(result), indent=1) + "\n" == committed
     write_csv(result.rows, tmp_path / "cpu.csv")
-    assert (tmp_path / "cpu.csv").read_text() == (DATA / "cpu.csv").read_text()
+    assert (tmp_path / "cpu.csv").read_text() == (DATA / "cpu-v1.csv").read_text()
     write_descriptors(result, tmp_path / "cpu.descriptors.json")
     assert (tmp_path / "cpu.descriptors.json").read_text() == (
-        DATA / "cpu.descriptors.json"
+        DATA / "cpu-v1.descriptors.json"
     ).read_text()
     # the committed files were written from a checkpoint: every cell was resumed
     summary = grid_summary(dataclasses.replace(result, resumed=len(result.rows)))
-    assert json.dumps(summary, indent=1) + "\n" == (DATA / "cpu.summary.json").read_text()
+    assert json.dumps(summary, indent=1) + "\n" == (DATA / "cpu-v1.summary.json").read_text()
 
 
 def test_committed_ids_are_the_agents_ids():
-    table = json.loads((DATA / "cpu.json").read_text())
+    table = json.loads((DATA / "cpu-v1.json").read_text())
     for row in table["rows"]:
         method = get_method(row["method"])
         assert method.method_id == row["methodId"] == table["ids"]["method"][row["method"]]

@@ -43,6 +43,9 @@ METHOD_IDS = {
     "vllm-ngram": "0x3a87fc41808a9dc54e66eafe33468343ca80350e6739831051752357d5de05d1",
     "vllm-all": "0xe3512927b3f6edacf8ba26f17db415aa352d06f17a3e886c7ec902246be7f41a",
     "vllm-graphs": "0x5ad5a8bd18f164512beca2321bfbfa43c2a00f9aeea7ccdd64c6d4bb2d51632b",
+    # added with the meta-data set v2
+    "hf-int8-ngram": "0x266e1e65b07570c0dab1664a89e7021226eed197b9a15d7147ff9aea023949d8",
+    "hf-fp16-ngram": "0xb5fabe00aaa502f2429968347fb3984638af83bd1d0cd7deb5a7c5ce997d4cae",
 }
 
 
@@ -50,9 +53,12 @@ def test_every_method_id_is_unchanged():
     assert {n: m.method_id for n, m in METHODS.items()} == METHOD_IDS
 
 
-def test_method_ids_and_descriptors_match_the_committed_data_set():
-    sidecar = json.loads((DATA / "cpu.descriptors.json").read_text())
-    table = json.loads((DATA / "cpu.json").read_text())
+@pytest.mark.parametrize(
+    "name", sorted(p.name[: -len(".summary.json")] for p in DATA.glob("*.summary.json"))
+)
+def test_method_ids_and_descriptors_match_the_committed_data_sets(name):
+    sidecar = json.loads((DATA / f"{name}.descriptors.json").read_text())
+    table = json.loads((DATA / f"{name}.json").read_text())
     for name, desc in sidecar["method"].items():
         method = get_method(name)
         assert method.descriptor() == desc
