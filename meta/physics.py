@@ -114,8 +114,11 @@ def method_physics(method: Mapping[str, object] | None, name: str) -> dict[str, 
     flags = dict(method.get("flags") or {}) if isinstance(method, Mapping) else {}
     engine = str(method.get("engine", "")) if isinstance(method, Mapping) else ""
     text = " ".join(str(v) for v in flags.values()) + " " + name.lower()
+    # "Weight = fp16, KV Cache = fp8": the weights' precision sets the bytes per token
+    weights = re.search(r"weights?\s*[=:]\s*(\w+)", text)
+    text = weights.group(1) if weights else text
     bits = 32.0
-    if re.search(r"int8|qint8|w8", text):
+    if re.search(r"int8|w8|fp8|e4m3|e5m2", text):
         bits = 8.0
     elif re.search(r"int4|w4|awq|gptq", text):
         bits = 4.0

@@ -201,9 +201,11 @@ class MetaInfSelector(Selector):
         return self.blend_[2]
 
     def _inner_groups(self, table: PerformanceTable) -> tuple[np.ndarray, str]:
-        """Groups for the inner CV: those passed to fit, else a model column, else
-        hardware, else any text column with 3+ values; else each task on its own."""
-        if self._fit_groups is not None:
+        """Groups for the inner CV: those passed to fit (when the training tasks hold two
+        or more of them: leaving one of two hardware profiles out leaves one to train
+        on), else a model column, else hardware, else any text column with 3+ values;
+        else each task on its own."""
+        if self._fit_groups is not None and len(set(self._fit_groups)) >= 2:
             return np.asarray(self._fit_groups, dtype=object), "given"
         roles = self.features_.roles_
         cols = [c for c in table.task_cols if c not in self.features_.numeric_cols_]

@@ -1,10 +1,13 @@
-"""The committed CPU meta-data set: its shape, and that the meta-learner reads it as shipped."""
+"""The committed CPU meta-data sets: their shape, and that the meta-learner reads them."""
 
 from __future__ import annotations
 
+import collections
 import csv
 import json
 from pathlib import Path
+
+import pytest
 
 from meta.features import MetaFeaturizer
 from meta.table import PerformanceTable
@@ -12,14 +15,23 @@ from provider_agent.methods import get_method
 
 DATA = Path(__file__).resolve().parents[2] / "data" / "metadataset"
 TASK = ["model", "hardware", "workload"]
+DATA_SETS = ["cpu-v1", "cpu"]
 
 
-def _rows() -> list[dict[str, str]]:
-    return list(csv.DictReader((DATA / "cpu.csv").read_text().splitlines()))
+def _rows(name: str) -> list[dict[str, str]]:
+    return list(csv.DictReader((DATA / f"{name}.csv").read_text().splitlines()))
 
 
-def test_long_format_covers_the_grid():
-    rows = _rows()
+def _tasks(rows: list[dict[str, str]]) -> dict[tuple[str, ...], set[str]]:
+    out: dict[tuple[str, ...], set[str]] = collections.defaultdict(set)
+    for r in rows:
+        out[tuple(r[k] for k in TASK)].add(r["method"])
+    return out
+
+
+@pytest.mark.parametrize("name", DATA_SETS)
+def test_long_format_covers_the_grid(name):
+    rows = _rows(name)
     assert list(rows[0])[:4] == [*TASK, "method"] and "output_tokens_per_s" in rows[0]
     names = {k: {r[k] for r in rows} for k in (*TASK, "method")}
     assert "smollm2-135m" in names["model"] and len(names["model"]) >= 2
@@ -32,25 +44,53 @@ def test_long_format_covers_the_grid():
     assert all(float(r["output_tokens_per_s"]) > 0 for r in rows)
 
 
-def test_sidecars_agree_with_the_table():
-    rows = _rows()
-    table = json.loads((DATA / "cpu.json").read_text())
-    assert [r["reportHash"][:2] for r in table["rows"]] == ["0x"] * len(rows)
-    desc = json.loads((DATA / "cpu.descriptors.json").read_text())
-    for role in (*TASK, "method"):
-        assert {r[role] for r in rows} <= set(desc[role])
+def test_the_current_data_set_has_the_shape_selectors_need():
+    """docs/meta.md: >= 6 models, >= 2 hardware profiles, >= 20 workloads, >= 150 tasks,
+    >= 8 methods with full rows on every task, exact and lossy ones, and no method that
+    wins half of the tasks."""
+    rows = _rows("cpu")
+    names = {k: {r[k] for r in rows} for k in (*TASK, "method")}
+    assert len(names["model"]) >= 6 and len(names["hardware"]) >= 2
+    assert len(names["workload"]) >= 20
+    tasks = _tasks(rows)
+    assert len(tasks) >= 150
+    full = set.intersection(*tasks.values())
+    assert len(full) >= 8  # the same eight or more methods on every task
+    assert {get_method(m).exact for m in full} == {True, False}
     summary = json.loads((DATA / "cpu.summary.json").read_text())
     thr = summary["objectives"]["output_tokens_per_s"]
-    assert thr["tasks"] == len({tuple(r[k] for k in TASK) for r in rows})
+    assert thr["tasks"] == len(tasks) and thr["sbs_top1"] < 0.5
+    params = {
+        d["params"]
+        for d in json.loads((DATA / "cpu.descriptors.json").read_text())["model"].values()
+    }
+    assert min(params) < 15e6 and max(params) > 300e6
+
+
+@pytest.mark.parametrize("name", DATA_SETS)
+def test_sidecars_agree_with_the_table(name):
+    rows = _rows(name)
+    table = json.loads((DATA / f"{name}.json").read_text())
+    assert [r["reportHash"][:2] for r in table["rows"]] == ["0x"] * len(rows)
+    desc = json.loads((DATA / f"{name}.descriptors.json").read_text())
+    for role in (*TASK, "method"):
+        assert {r[role] for r in rows} <= set(desc[role])
+    summary = json.loads((DATA / f"{name}.summary.json").read_text())
+    thr = summary["objectives"]["output_tokens_per_s"]
+    assert thr["tasks"] == len(_tasks(rows))
     assert thr["distinct_winners"] >= 2  # the choice of method matters
 
 
-def test_meta_learner_reads_it_with_descriptors():
-    table = PerformanceTable.from_csv(DATA / "cpu.csv", TASK, "method", "output_tokens_per_s")
-    desc = json.loads((DATA / "cpu.descriptors.json").read_text())
+@pytest.mark.parametrize("name", DATA_SETS)
+def test_meta_learner_reads_it_with_descriptors(name):
+    table = PerformanceTable.from_csv(DATA / f"{name}.csv", TASK, "method", "output_tokens_per_s")
+    desc = json.loads((DATA / f"{name}.descriptors.json").read_text())
     feats = MetaFeaturizer(use_embeddings=False, descriptors=desc).fit(table)
     X = feats.transform_tasks(table.task_dicts())
     assert X.shape[0] == len(table.task_keys)
     # descriptors, not just names: model size and workload shape become features
     assert "workload.concurrency" in feats.numeric_names_
+    assert "physics.log_weights_per_token" in feats.numeric_names_
     assert any(n.startswith("model.") for n in feats.numeric_names_)
+    pairs = feats.transform_pairs(table.task_dicts()[:2], table.methods)
+    assert pairs.shape[:2] == (2, table.n_methods) and pairs.any()
