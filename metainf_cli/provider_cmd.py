@@ -264,6 +264,12 @@ def model_info_cmd(model: str) -> None:
     help="An earlier --json table: the cells measured now replace its cells, the rest are kept.",
 )
 @click.option(
+    "--skip-measured",
+    is_flag=True,
+    help="With --update: do not measure again the (model, hardware, method) groups whose "
+    "cells are all in that table (a run resumed from a committed table).",
+)
+@click.option(
     "--budget-s",
     type=float,
     default=None,
@@ -292,6 +298,7 @@ def bench(
     strict: bool,
     checkpoint: Path | None,
     update_path: Path | None,
+    skip_measured: bool,
     budget_s: float | None,
     in_process: bool,
     no_progress: bool,
@@ -304,6 +311,10 @@ def bench(
     from provider_agent.methods import UnknownMethodError
     from provider_agent.models import UnknownModelError
 
+    if skip_measured and not update_path:
+        _die("--skip-measured needs --update TABLE.json (the table whose cells count as measured)")
+    previous = _read_table(update_path) if update_path else None
+    skip = {tables.row_key(r) for r in previous["rows"]} if previous and skip_measured else set()
     try:
         grid = g.grid_from_options(
             grid_name,
@@ -324,12 +335,13 @@ def bench(
             checkpoint=checkpoint,
             log=log_file,
             echo=lambda s: click.echo(s, err=True),
+            skip=skip,
         )
     except (UnknownMethodError, UnknownModelError, HardwareError, ValueError) as exc:
         _die(str(exc))
-    if update_path:
+    if previous is not None:
         try:
-            result = tables.merge_results(json.loads(update_path.read_text()), result)
+            result = tables.merge_results(previous, result)
         except (ValueError, KeyError) as exc:
             _die(f"cannot merge into {update_path}: {exc}")
     summary = _write_outputs(result, json_out, csv_out, desc_out, summary_out)
@@ -353,6 +365,58 @@ def bench(
         _die(
             f"{len(result.failures())} cells failed, {len(result.unavailable)} methods unavailable (--strict)"
         )
+
+
+def _read_table(path: Path) -> dict:
+    try:
+        table = json.loads(path.read_text())
+    except json.JSONDecodeError as exc:
+        _die(f"{path}: not a `bench --json` table ({exc})")
+    if not isinstance(table, dict) or not isinstance(table.get("rows"), list):
+        _die(f"{path}: not a `bench --json` table (no rows)")
+    return table
+
+
+@provider.command("merge")
+@click.argument(
+    "tables_in",
+    nargs=-1,
+    required=True,
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+)
+@click.option("--json", "json_out", type=click.Path(dir_okay=False, path_type=Path), required=True)
+@click.option("--csv", "csv_out", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--descriptors", "desc_out", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--summary", "summary_out", type=click.Path(dir_okay=False, path_type=Path))
+def merge(
+    tables_in: tuple[Path, ...],
+    json_out: Path,
+    csv_out: Path | None,
+    desc_out: Path | None,
+    summary_out: Path | None,
+) -> None:
+    """Merge `bench --json` tables of several hosts into one (later tables win a cell).
+
+    Hardware names that do not name their host (cpu-1t) become cpu-1t@<host tag> (from
+    their descriptors), so that one host's cpu-1t is not confused with another's.
+    """
+    from provider_agent.bench import tables
+
+    merged = None
+    for path in tables_in:
+        result = tables.qualify_hardware(tables.result_from_table(_read_table(path)))
+        if merged is None:
+            merged = result
+            continue
+        try:
+            merged = tables.merge_results(tables.table_json(merged), result)
+        except (ValueError, KeyError) as exc:
+            _die(f"cannot merge {path}: {exc}")
+    summary = _write_outputs(merged, json_out, csv_out, desc_out, summary_out)
+    thr = summary["objectives"]["output_tokens_per_s"]
+    click.echo(
+        f"{len(merged.rows)} cells, {thr['tasks']} tasks from {len(tables_in)} tables", err=True
+    )
 
 
 def _write_outputs(result, json_out, csv_out, desc_out, summary_out) -> dict:  # noqa: ANN001

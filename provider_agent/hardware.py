@@ -236,16 +236,23 @@ def host_tag(profile: HardwareProfile) -> str:
     """A short name for the machine behind ``profile``: its processor (or GPU) and a hash.
 
     Profiles of one name (``cpu-1t``) on different machines are different hardware; a
-    meta-data set that pools hosts names each ``cpu-1t@<host_tag>``. The hash covers the
-    descriptor without the thread count and the driver versions, so all profiles of one
-    machine share the tag and it survives a driver update.
+    meta-data set that pools hosts names each ``cpu-1t@<host_tag>``.
     """
-    d = profile.descriptor()
-    d.pop("threads")
-    label = profile.cpu_model
-    if "gpu" in d:
+    return descriptor_host_tag(profile.descriptor())
+
+
+def descriptor_host_tag(descriptor: dict[str, Any]) -> str:
+    """:func:`host_tag` of a hardware descriptor (e.g. read from a table of another host).
+
+    The hash covers the descriptor without the thread count and the driver versions, so
+    all profiles of one machine share the tag and it survives a driver update.
+    """
+    d = dict(descriptor)
+    d.pop("threads", None)
+    label = str(d.get("cpu_model", "host"))
+    if isinstance(d.get("gpu"), dict):
         d["gpu"] = {k: v for k, v in d["gpu"].items() if k not in ("driver", "cuda")}
-        label = profile.gpu.name if profile.gpu else label
+        label = str(d["gpu"].get("name", label))
     words = re.sub(r"\(r\)|\(tm\)|processor|cpu|nvidia|@.*", " ", label.lower())
     slug = "-".join(re.findall(r"[a-z0-9]+", words)[:2]) or "host"
     return f"{slug}-{content_id(d)[2:8]}"

@@ -13,9 +13,11 @@
 # int8; vLLM baseline/prefix/chunked/batch64/n-gram/all); 1 warm-up and 3 measured
 # repetitions per cell. Run it on an otherwise idle machine. Every cell is appended to a
 # checkpoint as it is measured: an interrupted or budgeted run is resumed by the same
-# command (delete the checkpoint to start over), and each run rewrites the table with
-# every cell measured so far, so the table can be committed as it grows. On another host
-# the same command adds that host's profiles (other names, other hardware ids).
+# command, and each run rewrites the table with every cell measured so far, so the table
+# can be committed as it grows; groups already in the committed table are not measured
+# again (--update ... --skip-measured), so a later session resumes from the table alone.
+# On another host the same command adds that host's profiles (other names, other
+# hardware ids) to the committed table.
 #
 # Writes (OUT defaults to data/metadataset, names take the grid name):
 #   cpu.csv               long format: model, hardware, workload, method, one column per metric
@@ -37,8 +39,12 @@ if ! "$PY" -c 'import vllm' 2>/dev/null; then
   echo "note: vLLM is not importable; its methods will be listed as unavailable" >&2
   echo "      (pip install -e '.[vllm]' && pip uninstall -y torchvision torchaudio torchcodec)" >&2
 fi
+# resume from the committed table too (a new session has no checkpoint) and keep what
+# other hosts added to it
+UPDATE=()
+[[ -f "$OUT/$GRID.json" ]] && UPDATE=(--update "$OUT/$GRID.json" --skip-measured)
 start=$(date +%s)
-"$PY" -m metainf_cli.main provider bench --grid "$GRID" \
+"$PY" -m metainf_cli.main provider bench --grid "$GRID" "${UPDATE[@]}" \
   --csv "$OUT/$GRID.csv" --json "$OUT/$GRID.json" \
   --descriptors "$OUT/$GRID.descriptors.json" --summary "$OUT/$GRID.summary.json" \
   --log "${LOG:-/tmp/metainf-$GRID-workers.log}" \

@@ -382,6 +382,7 @@ def run_grid(
     isolate: bool = True,
     budget_s: float | None = None,
     checkpoint: Path | None = None,
+    skip: set[Key] | frozenset[Key] = frozenset(),
 ) -> GridResult:
     """Measure the grid; store one report per measured cell; return the table rows.
 
@@ -391,7 +392,8 @@ def run_grid(
     that JSON-lines file as it is measured, and a rerun with the same file skips the
     (model, hardware, method) groups whose cells are all there. With ``budget_s`` the grid
     stops starting work when the budget is spent: the cells it did not reach are failures
-    saying so.
+    saying so. Groups whose cells are all in ``skip`` (e.g. the rows of a committed table
+    that this run updates) are not measured and not in the result.
     """
     start = time.perf_counter()
     # sleeping OpenMP waits (see bench.worker); effective when torch is not imported yet
@@ -406,6 +408,9 @@ def run_grid(
     cells: list[Cell] = []
     resumed = 0
     for group in plan.groups:
+        if all(group.key(w.name) in skip for w in group.workloads):
+            record.skip(len(group.workloads))
+            continue
         kept = resumed_group(group, done)
         if kept is not None:
             cells.extend(kept)

@@ -29,6 +29,7 @@ __all__ = [
     "grid_summary",
     "merge_results",
     "metric_columns",
+    "qualify_hardware",
     "result_from_table",
     "table_json",
     "write_csv",
@@ -139,7 +140,7 @@ def merge_results(previous: dict[str, Any], result: GridResult) -> GridResult:
     can be re-measured without re-running the grid. Descriptors must agree where names meet.
     """
     old = result_from_table(previous)
-    fresh = {c.key for c in result.cells}
+    fresh = {c.key for c in result.cells} | {row_key(r) for r in result.rows}
     seen = {(u["hardware"], u["method"]) for u in result.unavailable}
     return GridResult(
         rows=result.rows + [r for r in old.rows if row_key(r) not in fresh],
@@ -149,6 +150,33 @@ def merge_results(previous: dict[str, Any], result: GridResult) -> GridResult:
         + [u for u in old.unavailable if (u["hardware"], u["method"]) not in seen],
         descriptors=_merge_descriptors(old.descriptors, result.descriptors),
         elapsed_s=result.elapsed_s + old.elapsed_s,
+    )
+
+
+def qualify_hardware(result: GridResult) -> GridResult:
+    """``result`` with every hardware name that does not name its host yet (``cpu-1t``)
+    renamed ``<name>@<host tag>`` from its descriptor, so that tables of several hosts
+    can be merged without one host's ``cpu-1t`` standing for another's."""
+    from provider_agent.hardware import descriptor_host_tag
+
+    hw = result.descriptors.get("hardware", {})
+    new = {n: n if "@" in n else f"{n}@{descriptor_host_tag(d)}" for n, d in hw.items()}
+
+    def rename(d: dict[str, Any]) -> dict[str, Any]:
+        return d | {"hardware": new.get(d["hardware"], d["hardware"])}
+
+    cells = [Cell.from_dict(rename(c.to_dict())) for c in result.cells]
+    return GridResult(
+        rows=[rename(r) for r in result.rows],
+        cells=cells,
+        reports={
+            row_key(rename(dict(zip(KEY_COLUMNS, k, strict=True)))): h
+            for k, h in result.reports.items()
+        },
+        unavailable=[rename(u) for u in result.unavailable],
+        descriptors=result.descriptors | {"hardware": {new[n]: d for n, d in hw.items()}},
+        elapsed_s=result.elapsed_s,
+        resumed=result.resumed,
     )
 
 

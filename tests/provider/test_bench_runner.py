@@ -162,3 +162,11 @@ def test_checkpoint_resumes_measured_groups(tiny_model, tmp_path):
     assert again.rows[0]["output_tokens_per_s"] == first.rows[0]["output_tokens_per_s"]
     assert store.get_json(again.reports[key])["measured_at"] == "2000-01-01T00:00:00Z"
     assert (again.resumed, first.resumed) == (1, 0)
+
+
+def test_groups_already_in_a_table_are_skipped(tiny_model, tmp_path):
+    grid = tiny_grid(tiny_model, ("chat", "summarize"))
+    store = LocalBlobStore(tmp_path)
+    first = run_grid(grid, store=store, progress=False, isolate=False)
+    again = run_grid(grid, store=store, progress=False, isolate=False, skip=set(first.reports))
+    assert first.rows and not again.rows and not again.cells

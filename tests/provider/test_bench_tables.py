@@ -152,3 +152,19 @@ def test_committed_ids_are_the_agents_ids():
         method = get_method(row["method"])
         assert method.method_id == row["methodId"] == table["ids"]["method"][row["method"]]
         assert method.descriptor() == table["descriptors"]["method"][row["method"]]
+
+
+def test_hardware_names_are_qualified_by_their_host():
+    from provider_agent.bench.tables import qualify_hardware
+    from provider_agent.hardware import descriptor_host_tag
+
+    v1 = json.loads((DATA / "cpu-v1.json").read_text())
+    q = qualify_hardware(result_from_table(v1))
+    tag = descriptor_host_tag(v1["descriptors"]["hardware"]["cpu-1t"])
+    assert tag.startswith("intel-xeon-")
+    assert {r["hardware"] for r in q.rows} == {f"cpu-1t@{tag}", f"cpu-2t@{tag}"}
+    assert set(q.descriptors["hardware"]) == {f"cpu-1t@{tag}", f"cpu-2t@{tag}"}
+    assert sorted(q.reports.values()) == sorted(r["reportHash"] for r in v1["rows"])
+    assert qualify_hardware(q).rows == q.rows  # qualified names stay as they are
+    # the tag is the same for both profiles of a host and for the agent's own profiles
+    assert tag == descriptor_host_tag(v1["descriptors"]["hardware"]["cpu-2t"])

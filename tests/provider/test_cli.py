@@ -78,3 +78,31 @@ def test_bench_writes_table(tmp_path, tiny_model):
     assert table["key_columns"] == ["model", "hardware", "workload", "method"]
     (row,) = table["rows"]
     assert row["method"] == "hf-eager" and row["output_tokens_per_s"] > 0
+
+
+def test_merge_tables_of_hosts(tmp_path):
+    from pathlib import Path
+
+    v1 = Path(__file__).resolve().parents[2] / "data" / "metadataset" / "cpu-v1.json"
+    table = json.loads(v1.read_text())
+    one_host = dict(table, rows=[r for r in table["rows"] if r["hardware"] == "cpu-1t"])
+    (tmp_path / "a.json").write_text(json.dumps(one_host))
+    out = tmp_path / "merged.json"
+    r = run(
+        "merge",
+        str(tmp_path / "a.json"),
+        str(v1),
+        "--json",
+        str(out),
+        "--csv",
+        str(tmp_path / "m.csv"),
+    )
+    assert r.exit_code == 0, r.output
+    merged = json.loads(out.read_text())
+    assert len(merged["rows"]) == len(table["rows"])  # the second table's cells win, no copies
+    assert all("@intel-xeon-" in row["hardware"] for row in merged["rows"])
+    assert "24 tasks from 2 tables" in r.output
+    bad = tmp_path / "bad.json"
+    bad.write_text("[]")
+    r = run("merge", str(bad), "--json", str(out))
+    assert r.exit_code != 0 and "not a `bench --json` table" in r.output
