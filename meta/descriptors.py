@@ -279,10 +279,20 @@ def descriptor_numeric(desc: Mapping[str, Any]) -> dict[str, float]:
     return out
 
 
+def _is_identifier(key: str, value: Any) -> bool:
+    """Hashes and content ids say which item it is, not what it is like."""
+    return bool(re.search(r"sha\d*$|hash$|Id$", str(key))) or (
+        isinstance(value, str) and re.fullmatch(r"(0x)?[0-9a-f]{32,}", value) is not None
+    )
+
+
 def descriptor_text(desc: Mapping[str, Any]) -> str:
-    """A flat "key: value" sentence of a descriptor dict, for embedding."""
+    """A flat "key: value" sentence of a descriptor dict, for embedding (identifiers such
+    as weight hashes left out: they would only add noise to the sentence)."""
     parts = []
     for k, v in desc.items():
+        if _is_identifier(k, v):
+            continue
         if isinstance(v, Mapping):
             v = descriptor_text(v)
         parts.append(f"{k}: {v}")

@@ -207,6 +207,11 @@ def model_info_cmd(model: str) -> None:
     default=None,
     help="Comma-separated profiles, e.g. cpu-1t,cpu-2t,cuda0.",
 )
+@click.option(
+    "--only-models",
+    default=None,
+    help="Measure only these models' part of the grid's task design (comma-separated).",
+)
 @click.option("--workloads", "wl_names", default=None, help="Comma-separated workload presets.")
 @click.option(
     "--methods",
@@ -285,6 +290,7 @@ def bench(
     grid_name: str | None,
     models: str | None,
     hw_names: str | None,
+    only_models: str | None,
     wl_names: str | None,
     method_names: str | None,
     reps: int | None,
@@ -324,6 +330,7 @@ def bench(
             methods=_csv_list(method_names),
             reps=reps,
             warmup=warmup,
+            only_models=_csv_list(only_models),
         )
         store = open_blob_store(blob_store)
         result = runner.run_grid(

@@ -46,12 +46,18 @@ from meta.table import PerformanceTable
 __all__ = ["GBM_PRESETS", "MetaInfSelector", "additive_fit"]
 
 
-def blend_scores(preds: Mapping[str, np.ndarray], blend: tuple[str, float, tuple[str, ...]]):
-    """Within-task scores of one blend: (complexity, shrinkage, extra views)."""
+Blend = tuple[str | None, float, tuple[str, ...]]  # (tree capacity, shrinkage, extra views)
+
+
+def blend_scores(preds: Mapping[str, np.ndarray], blend: Blend) -> np.ndarray:
+    """Within-task scores of one blend: the equal-weight mean of its parts, the pair
+    model ``b + s g`` (absent when the capacity is None) and the extra views."""
     complexity, s, extras = blend
-    off = preds["offsets"]
-    core = off + s * (preds[f"interaction/{complexity}"] - off)
-    return np.mean([core, *(preds[v] for v in extras)], axis=0)
+    parts = [preds[v] for v in extras]
+    if complexity is not None:
+        off = preds["offsets"]
+        parts.append(off if s == 0 else off + s * (preds[f"interaction/{complexity}"] - off))
+    return np.mean(parts, axis=0)
 
 
 class MetaInfSelector(Selector):
@@ -67,6 +73,9 @@ class MetaInfSelector(Selector):
         ``"auto"``: chosen by the inner CV.
     views: extra views the inner CV may average with the pair model (any of
         ``"per_method"``, ``"neighbours"``); ``()`` for the pair model alone.
+    blend: a fixed blend instead of the inner CV's choice, written as the labels of
+        :meth:`fit_info`: ``"large/1+per_method"``, ``"small/0"`` (the offsets alone),
+        ``"per_method+neighbours"`` (no pair model); for ablations.
     use_pairs: give the pair regressor the pair physics features.
     inner_folds: folds of the inner grouped CV (on training tasks only). Its groups are
         the ``groups`` given to :meth:`fit` (evaluation passes its own split, so the
@@ -86,6 +95,7 @@ class MetaInfSelector(Selector):
         complexity: str = "auto",
         shrinkage_grid: Sequence[float] = (0.0, 0.5, 1.0),
         views: Sequence[str] = EXTRA_VIEWS,
+        blend: str | None = None,
         use_pairs: bool = True,
         inner_folds: int = 4,
         n_neighbors: int = 5,
@@ -102,6 +112,7 @@ class MetaInfSelector(Selector):
         self.complexity = complexity
         self.shrinkage_grid = shrinkage_grid
         self.views = views
+        self.blend = blend
         self.use_pairs = use_pairs
         self.inner_folds = inner_folds
         self.n_neighbors = n_neighbors
@@ -123,24 +134,26 @@ class MetaInfSelector(Selector):
         if bad:
             raise ValueError(f"unknown views {sorted(bad)} (have {list(EXTRA_VIEWS)})")
 
-    def _blends(self) -> list[tuple[str, float, tuple[str, ...]]]:
+    def _blends(self) -> list[Blend]:
         """Candidate blends, simplest first (ties in the inner CV go to the first)."""
+        if self.blend is not None:
+            return [parse_blend(self.blend)]
         shrinks = (
             sorted({float(x) for x in self.shrinkage_grid})
             if self.shrinkage == "auto"
             else [float(self.shrinkage)]
         )
         complexities = list(GBM_PRESETS) if self.complexity == "auto" else [self.complexity]
-        extras = [()] + [c for k in (1, 2) for c in combinations(tuple(self.views), k)]
-        return [
-            (c, s, e)
-            for e in extras
-            for c in complexities
-            for s in shrinks
-            if not (s == 0.0 and c != complexities[0])  # s = 0 ignores the trees
-        ]
+        views = tuple(self.views)
+        extras = [c for k in range(len(views) + 1) for c in combinations(views, k)]
+        cores: list[tuple[str | None, float]] = [
+            (c, s) for c in complexities for s in shrinks if s > 0 or c == complexities[0]
+        ]  # s = 0 (the offsets alone) ignores the trees: one entry
+        blends: list[Blend] = [(c, s, e) for e in extras for c, s in cores]
+        # the extra views on their own, without the pair model
+        return blends + [(None, 0.0, e) for e in extras if e]
 
-    def _view_set(self, blends: Sequence[tuple[str, float, tuple[str, ...]]]) -> ViewSet:
+    def _view_set(self, blends: Sequence[Blend]) -> ViewSet:
         mlp = dict(
             n_mlp=self.n_mlp,
             hidden=tuple(self.hidden),
@@ -149,7 +162,7 @@ class MetaInfSelector(Selector):
             weight_decay=self.weight_decay,
             dropout=self.dropout,
         )
-        complexities = sorted({b[0] for b in blends})
+        complexities = sorted({b[0] for b in blends if b[0] is not None})
         extras = sorted({v for b in blends for v in b[2]})
         return ViewSet(
             self.estimator, complexities, extras, mlp, self.n_neighbors, self.random_state
@@ -176,7 +189,7 @@ class MetaInfSelector(Selector):
         Xp = self._pair_tensor(tasks, table.methods)
         Y = table.log_performance
         blends = self._blends()
-        self.inner_scores_: dict[tuple[str, float, tuple[str, ...]], float] = {}
+        self.inner_scores_: dict[Blend, float] = {}
         self.inner_groups_ = None
         self.blend_ = self._tune(table, Xt, Xm, Xp, Y, blends) if len(blends) > 1 else blends[0]
         self.views_ = self._view_set([self.blend_]).fit(Xt, Xm, Xp, table.methods, Y)
@@ -297,6 +310,26 @@ class MetaInfSelector(Selector):
         return state
 
 
-def _blend_label(blend: tuple[str, float, tuple[str, ...]]) -> str:
+def parse_blend(label: str) -> Blend:
+    """``"large/1+per_method"`` -> ("large", 1.0, ("per_method",)); see ``blend``."""
+    parts = [p.strip() for p in label.split("+") if p.strip()]
+    complexity: str | None = None
+    shrink = 0.0
+    if parts and "/" in parts[0]:
+        complexity, _, value = parts.pop(0).partition("/")
+        if complexity not in GBM_PRESETS:
+            raise ValueError(f"blend {label!r}: capacity must be one of {list(GBM_PRESETS)}")
+        try:
+            shrink = float(value)
+        except ValueError:
+            raise ValueError(f"blend {label!r}: {value!r} is not a shrinkage") from None
+    bad = set(parts) - set(EXTRA_VIEWS)
+    if bad or (complexity is None and not parts):
+        raise ValueError(f"blend {label!r}: views must be among {list(EXTRA_VIEWS)}")
+    return complexity, shrink, tuple(parts)
+
+
+def _blend_label(blend: Blend) -> str:
     complexity, s, extras = blend
-    return "+".join([f"{complexity}/{s:g}", *extras])
+    core = [] if complexity is None else [f"{complexity}/{s:g}"]
+    return "+".join([*core, *extras])

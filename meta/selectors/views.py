@@ -5,8 +5,8 @@ slower every method is than the task's average, in log performance.
 * ``interaction``: offsets plus a regressor of what is left, on [task features, method
   features, pair physics] (:mod:`meta.physics`): one predictor over every (task, method)
   pair, the paper's model;
-* ``per_method``: one forest per method from task features to its advantage (the
-  algorithm-selection classic, on the same within-task target);
+* ``per_method``: one forest per method from task features to its log performance (the
+  algorithm-selection classic), centred on the task's mean over the training methods;
 * ``neighbours``: the advantages measured on the most similar training tasks.
 
 All of them predict the same quantity on the same scale, so that
@@ -168,7 +168,7 @@ class ViewSet:
             c: self._fit_interaction(c, Xt, Xm, Xp, R, b) for c in self.complexities
         }
         if "per_method" in self.extras:
-            self.forests_ = self._fit_per_method(Xt, R)
+            self.forests_ = self._fit_per_method(Xt, Y)
         if "neighbours" in self.extras:
             keep = np.flatnonzero(rows)
             self.nn_rows_ = R[keep]
@@ -202,10 +202,12 @@ class ViewSet:
         keys = ("hidden", "epochs", "lr", "weight_decay", "dropout")
         return {k: self.mlp[k] for k in keys}
 
-    def _fit_per_method(self, Xt: np.ndarray, R: np.ndarray) -> dict[str, Any]:
+    def _fit_per_method(self, Xt: np.ndarray, Y: np.ndarray) -> dict[str, Any]:
+        """A forest per method on its own log performance: a method's speed is learned
+        from the tasks it ran, not from how the other methods of those tasks did."""
         forests = {}
         for j, m in enumerate(self.methods_):
-            rows = ~np.isnan(R[:, j])
+            rows = ~np.isnan(Y[:, j])
             if rows.sum() >= 4:
                 forest = RandomForestRegressor(
                     n_estimators=100,
@@ -214,7 +216,7 @@ class ViewSet:
                     random_state=self.seed,
                     n_jobs=1,
                 )
-                forests[m] = forest.fit(Xt[rows], R[rows, j])
+                forests[m] = forest.fit(Xt[rows], Y[rows, j])
         return forests
 
     # ------------------------------------------------------------------ predicting
@@ -240,13 +242,23 @@ class ViewSet:
                     preds.append(model.predict(X))
             out[f"interaction/{c}"] = off + np.mean(preds, axis=0).reshape(n, m)
         if "per_method" in self.extras:
-            cols = [
-                self.forests_[meth].predict(Xt) if meth in self.forests_ else off[:, j]
-                for j, meth in enumerate(methods)
-            ]
-            out["per_method"] = np.column_stack(cols) if cols else np.zeros((n, 0))
+            out["per_method"] = self._per_method(Xt, methods, off)
         if "neighbours" in self.extras:
             out["neighbours"] = self._neighbours(Xt, methods, off)
+        return out
+
+    def _per_method(self, Xt: np.ndarray, methods: Sequence[str], off: np.ndarray) -> np.ndarray:
+        """Each forest's prediction minus the task's mean prediction over every method
+        with a forest (the scale of the other views); the offset for the others."""
+        if not self.forests_:
+            return off.copy()
+        pred = {m: f.predict(Xt) for m, f in self.forests_.items()}
+        level = np.mean(list(pred.values()), axis=0)
+        mean_off = np.mean([self.offsets_.get(m, self.default_offset_) for m in pred])
+        out = off.copy()
+        for j, meth in enumerate(methods):
+            if meth in pred:
+                out[:, j] = pred[meth] - level + mean_off
         return out
 
     def _neighbours(self, Xt: np.ndarray, methods: Sequence[str], off: np.ndarray) -> np.ndarray:

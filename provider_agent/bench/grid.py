@@ -86,11 +86,14 @@ def grid_from_options(
     methods: tuple[str, ...] | None = None,
     reps: int | None = None,
     warmup: int | None = None,
+    only_models: tuple[str, ...] | None = None,
 ) -> GridSpec:
     """A preset grid (or the smoke grid) with any of its fields overridden.
 
     A preset with ``tasks_per_workload`` samples its tasks (:func:`sample_tasks`) from the
-    models, hardware and workloads it ends up with.
+    models, hardware and workloads it ends up with. ``only_models`` measures the part of
+    that design that falls on these models (the design itself is unchanged), so that a
+    session short of time can spend it on the models the data set lacks.
     """
     if name is not None and name not in GRIDS:
         raise ValueError(f"unknown grid {name!r} (have {', '.join(GRIDS)})")
@@ -107,6 +110,12 @@ def grid_from_options(
     if per_workload:
         k = min(per_workload, len(models) * len(hardware))
         tasks = sample_tasks(models, hardware, workloads, k, seed=base.get("design_seed", 0))
+    if only_models:
+        unknown = sorted(set(only_models) - set(models))
+        if unknown:
+            raise ValueError(f"--only-models {unknown} are not among the grid's models {models}")
+        models = tuple(m for m in models if m in only_models)
+        tasks = tasks and tuple(t for t in tasks if t[0] in only_models)
     return GridSpec(
         models=models,
         hardware=hardware,

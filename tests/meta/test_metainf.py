@@ -69,7 +69,8 @@ def test_inner_cv_uses_the_groups_it_is_given():
     labels = set(info["inner_normalized_performance"])
     assert {"small/0", "small/0.5", "large/1", "small/0+per_method+neighbours"} <= labels
     assert "large/0" not in labels  # without the trees the capacity does not matter
-    assert len(labels) == len(MetaInfSelector()._blends()) == 20
+    assert {"per_method", "neighbours", "per_method+neighbours"} <= labels  # without the pair model
+    assert len(labels) == len(MetaInfSelector()._blends()) == 23
     assert not hasattr(given, "_fit_groups")  # transient, not pickled with the model
 
 

@@ -149,6 +149,16 @@ def test_cpu_preset_samples_its_design():
     assert len(grid.methods) >= 8
 
 
+def test_only_models_keeps_the_design_and_drops_other_models():
+    full = grid_from_options("cpu")
+    part = grid_from_options("cpu", only_models=("random:7m", "random:mha-187m"))
+    assert part.models == ("random:7m", "random:mha-187m")
+    assert part.tasks == tuple(t for t in full.tasks if t[0] in part.models)
+    assert part.tasks and {t[0] for t in part.tasks} == set(part.models)
+    with pytest.raises(ValueError, match="only-models"):
+        grid_from_options("cpu", only_models=("random:nope",))
+
+
 def test_host_qualified_profiles():
     p = profile_by_name("cpu-1t@host")
     tag = host_tag(profile_by_name("cpu-1t"))
