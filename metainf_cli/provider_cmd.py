@@ -214,6 +214,12 @@ def model_info_cmd(model: str) -> None:
 )
 @click.option("--workloads", "wl_names", default=None, help="Comma-separated workload presets.")
 @click.option(
+    "--order",
+    type=click.Choice(["task", "method"]),
+    default=None,
+    help="Model-major (task) or method-major measuring order; default: the grid's.",
+)
+@click.option(
     "--methods",
     "method_names",
     default=None,
@@ -292,6 +298,7 @@ def bench(
     hw_names: str | None,
     only_models: str | None,
     wl_names: str | None,
+    order: str | None,
     method_names: str | None,
     reps: int | None,
     warmup: int | None,
@@ -331,6 +338,7 @@ def bench(
             reps=reps,
             warmup=warmup,
             only_models=_csv_list(only_models),
+            order=order,
         )
         store = open_blob_store(blob_store)
         result = runner.run_grid(

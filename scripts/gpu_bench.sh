@@ -1,14 +1,17 @@
 #!/usr/bin/env bash
 # Benchmark grid on a CUDA host with the transformers engine (vLLM / ORT-CUDA where installed).
 #
-#   scripts/gpu_bench.sh [--out DIR] [--budget-s N] [--wheels DIR] [--dry-run | --tiny]
+#   scripts/gpu_bench.sh [--out DIR] [--budget-s N] [--wheels DIR] [--methods A,B,..]
+#                        [--order task|method] [--dry-run | --tiny]
 #
 # On a GPU host: measures the `gpu` grid (models x workloads x methods on profile cuda0) and
 # writes DIR/gpu.csv (long format, the same columns as data/metadataset/cpu.csv),
 # DIR/gpu.json (ids + report hashes), DIR/gpu.descriptors.json, DIR/gpu.summary.json and the
 # reports under DIR/blobs. The whole run stops starting new cells after --budget-s seconds
 # (default 420, so that it ends within 8 minutes); cells it did not reach are listed as
-# failures "skipped: time budget spent" in gpu.json.
+# failures "skipped: time budget spent" in gpu.json. --methods and --order override the
+# grid's (method-major, so that every task gets the cheap methods first); --order task
+# measures model by model, so that a budget cut leaves whole rows for the models it reached.
 #
 # Without a GPU it degrades instead of failing: --dry-run lists the hardware and which methods
 # could run and why not; --tiny (also the default when no GPU is visible) runs the same grid
@@ -27,6 +30,7 @@ BUDGET=420
 WHEELS=""
 MODE=auto
 PY="${PYTHON:-}"
+EXTRA=()
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --out) OUT="$2"; shift 2 ;;
@@ -35,7 +39,9 @@ while [[ $# -gt 0 ]]; do
     --dry-run) MODE=dry; shift ;;
     --tiny) MODE=tiny; shift ;;
     --python) PY="$2"; shift 2 ;;
-    -h|--help) sed -n '2,22p' "$0"; exit 0 ;;
+    --methods) EXTRA+=(--methods "$2"); shift 2 ;;
+    --order) EXTRA+=(--order "$2"); shift 2 ;;
+    -h|--help) sed -n '2,25p' "$0"; exit 0 ;;
     *) echo "unknown option $1" >&2; exit 2 ;;
   esac
 done
@@ -110,6 +116,6 @@ if [[ "$MODE" == tiny ]]; then
 else
   MODELS="$("$PY" -c 'from provider_agent.bench.presets import GRIDS; print(",".join(GRIDS["gpu"]["models"]))')"
   [[ "$HAS_SMOL" == 1 ]] || MODELS="${MODELS/smollm2-135m/random:135m}"
-  metainf provider bench --grid gpu --models "$MODELS" "${COMMON[@]}"
+  metainf provider bench --grid gpu --models "$MODELS" "${EXTRA[@]}" "${COMMON[@]}"
 fi
 echo "wrote $OUT/gpu.csv" >&2

@@ -87,6 +87,7 @@ def grid_from_options(
     reps: int | None = None,
     warmup: int | None = None,
     only_models: tuple[str, ...] | None = None,
+    order: str | None = None,
 ) -> GridSpec:
     """A preset grid (or the smoke grid) with any of its fields overridden.
 
@@ -123,5 +124,5 @@ def grid_from_options(
         methods=methods or base["methods"],
         config=cfg,
         tasks=tasks,
-        order=base.get("order", "task"),
+        order=order or base.get("order", "task"),
     )
