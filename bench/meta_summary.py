@@ -41,7 +41,7 @@ def _row(name: str, res: dict[str, Any]) -> str:
     cells = [
         objective,
         quality,
-        split,
+        f"{split} ({len(res.get('groups', []))} folds)",
         str(res["n_eval_tasks"]),
         _fmt(c["normalized_performance"]),
         _fmt(sel.get("SBS", {}).get("normalized_performance")),

@@ -85,7 +85,7 @@ def compare(first: list[dict[str, Any]], second: list[dict[str, Any]]) -> dict[s
 
 def markdown(result: dict[str, Any]) -> str:
     lines = [
-        f"{result['cells']} cells of {result['tasks']} tasks measured twice "
+        f"{result['comparison']['cells']} cells of {result['tasks']} tasks measured twice "
         f"({result['minutes']} min for the second pass).",
         "",
         "| metric | median change | 90th pct change | same winner |",

@@ -251,6 +251,7 @@ def evaluate(
     progress: Callable[[str], None] | None = None,
     task_folds: int = 10,
     candidate: str | None = DEFAULT_CANDIDATE,
+    max_folds: int | None = None,
 ) -> EvaluationResult:
     """Leave-one-group-out cross-validation of ``selectors`` on ``table``.
 
@@ -260,9 +261,12 @@ def evaluate(
     ``featurizer`` is a template (cloned with ``sklearn.base.clone`` and refit on each
     fold's training tasks) or a factory; default: the real sentence-embedding featurizer.
     ``candidate`` names the selector under test (left out of the best baseline).
+    ``max_folds`` bounds the refits for a column with many values: its values are dealt
+    at random (seeded) into that many folds, each holding out all tasks of its values
+    (still unseen groups, with less to train on than leaving one out).
     """
     selectors = dict(selectors) if selectors is not None else default_selectors(random_state)
-    group_by, groups = _group_labels(table, group_by, task_folds, random_state)
+    group_by, groups = _group_labels(table, group_by, task_folds, random_state, max_folds)
     scorable = table.available.sum(1) >= min_methods
     needs_features = any(s.needs_features for s in selectors.values())
     cost = true_costs(table, budgets) if budgets is not None else None
@@ -316,11 +320,24 @@ def evaluate(
 
 
 def _group_labels(
-    table: PerformanceTable, group_by: str | None, task_folds: int, random_state: int
+    table: PerformanceTable,
+    group_by: str | None,
+    task_folds: int,
+    random_state: int,
+    max_folds: int | None = None,
 ) -> tuple[str | None, np.ndarray]:
-    """The held-out group of every task: a task column's value, or a seeded fold."""
+    """The held-out group of every task: a task column's value (or a seeded fold of
+    values when there are more than ``max_folds``), or a seeded fold of tasks."""
     if group_by not in (None, "task"):
-        return group_by, table.groups(group_by)
+        groups = table.groups(group_by)
+        uniq = sorted(set(groups), key=str)
+        if max_folds is None or len(uniq) <= max_folds:
+            return group_by, groups
+        if max_folds < 2:
+            raise ValueError(f"max_folds must be at least 2, not {max_folds}")
+        perm = np.random.default_rng(random_state).permutation(len(uniq))
+        fold_of = {uniq[i]: f"{group_by}-fold-{j % max_folds:02d}" for j, i in enumerate(perm)}
+        return group_by, np.array([fold_of[g] for g in groups], dtype=object)
     k = max(2, min(task_folds, table.n_tasks))
     perm = np.random.default_rng(random_state).permutation(table.n_tasks)
     fold = np.empty(table.n_tasks, dtype=int)

@@ -385,6 +385,14 @@ class MetaFeaturizer(BaseEstimator):
         flat = self.pair_scaler_.transform(mat.reshape(-1, len(PAIR_FEATURES)))
         return np.nan_to_num(flat, nan=0.0).reshape(mat.shape)
 
+    def method_embedding_width(self) -> int:
+        """Columns of :meth:`transform_methods` taken by the description embedding (the
+        first ones); the rest are the method's numeric facts and one-hot id."""
+        if self._embedder_ is None:
+            return 0
+        proj = self.projections_.get("method")
+        return proj.n_components_ if proj is not None else self.embedding_dim_
+
     def block_slices(self) -> dict[str, slice]:
         """Where each block sits in :meth:`transform_tasks` output (for inspection)."""
         out, start = {}, 0

@@ -239,6 +239,12 @@ def meta() -> None:
     show_default=True,
     help='Leave-one-group-out column (e.g. Hardware), or "task" (10-fold over tasks).',
 )
+@click.option(
+    "--max-folds",
+    type=click.IntRange(min=2),
+    default=None,
+    help="Deal the --group-by values into at most this many held-out folds (seeded).",
+)
 @eval_output_options
 @click.option(
     "--min-methods",
@@ -255,6 +261,7 @@ def eval_cmd(
     table: TableArgs,
     seed: int,
     group_by: str,
+    max_folds: int | None,
     json_out: str,
     plots_dir: str | None,
     md_out: str | None,
@@ -283,6 +290,7 @@ def eval_cmd(
         random_state=seed,
         progress=lambda m: click.echo(m, err=True),
         candidate=candidate,
+        max_folds=max_folds,
     )
     Path(json_out).parent.mkdir(parents=True, exist_ok=True)
     Path(json_out).write_text(json.dumps(result.to_dict(), indent=2, default=float) + "\n")

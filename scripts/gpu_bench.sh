@@ -2,7 +2,7 @@
 # Benchmark grid on a CUDA host with the transformers engine (vLLM / ORT-CUDA where installed).
 #
 #   scripts/gpu_bench.sh [--out DIR] [--budget-s N] [--wheels DIR] [--methods A,B,..]
-#                        [--order task|method] [--dry-run | --tiny]
+#                        [--order task|method] [--only-models A,B,..] [--dry-run | --tiny]
 #
 # On a GPU host: measures the `gpu` grid (models x workloads x methods on profile cuda0) and
 # writes DIR/gpu.csv (long format, the same columns as data/metadataset/cpu.csv),
@@ -11,7 +11,9 @@
 # (default 420, so that it ends within 8 minutes); cells it did not reach are listed as
 # failures "skipped: time budget spent" in gpu.json. --methods and --order override the
 # grid's (method-major, so that every task gets the cheap methods first); --order task
-# measures model by model, so that a budget cut leaves whole rows for the models it reached.
+# measures model by model, so that a budget cut leaves whole rows for the models it reached;
+# --only-models measures the design's tasks of those models only (random:135m stands for
+# SmolLM2-135M without its wheel).
 #
 # Without a GPU it degrades instead of failing: --dry-run lists the hardware and which methods
 # could run and why not; --tiny (also the default when no GPU is visible) runs the same grid
@@ -41,7 +43,8 @@ while [[ $# -gt 0 ]]; do
     --python) PY="$2"; shift 2 ;;
     --methods) EXTRA+=(--methods "$2"); shift 2 ;;
     --order) EXTRA+=(--order "$2"); shift 2 ;;
-    -h|--help) sed -n '2,25p' "$0"; exit 0 ;;
+    --only-models) EXTRA+=(--only-models "$2"); shift 2 ;;
+    -h|--help) sed -n '2,27p' "$0"; exit 0 ;;
     *) echo "unknown option $1" >&2; exit 2 ;;
   esac
 done

@@ -17,16 +17,25 @@ tasks by a regressor of task features) and ``w`` the method's advantage within t
 the only part that decides the ranking. ``w`` is a blend of views
 (:mod:`meta.selectors.views`):
 
-    w = mean over the blend's views of   b(m) + s * g(t, m)   [, forest_m(t)] [, kNN(t, m)]
+    w = sum over views v of  weight_v * view_v(t, m)
 
-where ``b`` are method offsets, ``g`` the pair regressor of what the offsets leave (a
-least-squares *pairwise* loss: differences between methods of one task, whatever the
-task's speed), ``s`` its shrinkage, and the optional views are per-method forests and
-neighbours on the same within-task target. Which blend (shrinkage, tree capacity, views)
-is chosen by an *inner* grouped cross-validation on the training tasks only, scored like
-the evaluation (mean normalized performance of the pick): a part that has not shown on
-unseen groups that it changes picks for the better does not get to change them. Nothing
-about the test fold is used.
+with the views ``b(m)`` (method offsets), ``b + g(t, m)`` (``g`` the pair regressor of
+what the offsets leave: a least-squares *pairwise* loss, differences between methods of
+one task whatever the task's speed; two tree capacities), ``b + g'`` (the same on
+numbers only, no embeddings: ``physics``), per-method forests and neighbours, all on
+the same within-task target. How the views are weighed is learned by an
+*inner* grouped cross-validation on the training tasks only (nothing about the test fold
+is used), in one of two ways:
+
+* ``combine="stack"`` (default, a super learner): every view predicts the held-out groups
+  of every inner fold; non-negative least squares of the measured within-task log
+  performance on those out-of-fold predictions gives each view its weight. It fits a few
+  weights on thousands of (task, method) pairs, so it is far less noisy than choosing by
+  the pick score of a few dozen held-out tasks, and a view that does not transfer to
+  unseen groups gets weight zero;
+* ``combine="select"``: the equal-weight blend (shrinkage, tree capacity, views) with the
+  best inner score, scored like the evaluation (mean normalized performance of the
+  pick): the earlier rule, kept for the ablation.
 """
 
 from __future__ import annotations
@@ -36,6 +45,7 @@ from itertools import combinations
 from typing import Any
 
 import numpy as np
+from scipy.optimize import nnls
 from sklearn.ensemble import HistGradientBoostingRegressor
 from sklearn.linear_model import Ridge
 
@@ -43,21 +53,72 @@ from meta.selectors.base import Selector
 from meta.selectors.views import EXTRA_VIEWS, GBM_PRESETS, ViewSet, additive_fit
 from meta.table import PerformanceTable
 
-__all__ = ["GBM_PRESETS", "MetaInfSelector", "additive_fit"]
+__all__ = ["GBM_PRESETS", "MetaInfSelector", "additive_fit", "stack_weights"]
 
-
+COMBINES = ("stack", "select")
+STACK_FOCUS = ("normalized", "uniform")
 Blend = tuple[str | None, float, tuple[str, ...]]  # (tree capacity, shrinkage, extra views)
+Weights = dict[str, float]  # view name -> weight
+
+
+def blend_weights(blend: Blend) -> Weights:
+    """One blend as weights of views: the equal-weight mean of its parts, the pair model
+    ``b + s (g - b)`` (absent when the capacity is None) and the extra views."""
+    complexity, s, extras = blend
+    n = len(extras) + (complexity is not None)
+    w = {v: 1.0 / n for v in extras}
+    if complexity is not None:
+        w["offsets"] = (1.0 - s) / n
+        if s > 0:
+            w[f"interaction/{complexity}"] = s / n
+    return {v: x for v, x in w.items() if x > 0}
+
+
+def mix(preds: Mapping[str, np.ndarray], weights: Weights) -> np.ndarray:
+    """The weighted sum of the views' tasks x methods predictions."""
+    return sum((w * preds[v] for v, w in weights.items()), np.zeros_like(preds["offsets"]))
 
 
 def blend_scores(preds: Mapping[str, np.ndarray], blend: Blend) -> np.ndarray:
-    """Within-task scores of one blend: the equal-weight mean of its parts, the pair
-    model ``b + s g`` (absent when the capacity is None) and the extra views."""
-    complexity, s, extras = blend
-    parts = [preds[v] for v in extras]
-    if complexity is not None:
-        off = preds["offsets"]
-        parts.append(off if s == 0 else off + s * (preds[f"interaction/{complexity}"] - off))
-    return np.mean(parts, axis=0)
+    return mix(preds, blend_weights(blend))
+
+
+def _centred(M: np.ndarray, obs: np.ndarray) -> np.ndarray:
+    M = np.where(obs, M, np.nan)
+    return M - np.nanmean(M, axis=1, keepdims=True)
+
+
+def stack_weights(
+    oof: Mapping[str, np.ndarray], Y: np.ndarray, focus: str = "normalized"
+) -> Weights:
+    """Non-negative least squares of the within-task (task-centred) log performance ``Y``
+    on the views' out-of-fold predictions, every task weighing the same.
+
+    ``focus="normalized"`` weighs each (task, method) pair by the method's normalized
+    performance on the task (its speed over the task's best): the pick depends on how
+    the fast methods compare, not on how slow a hopeless one is, which otherwise
+    dominates squared errors. ``"uniform"`` weighs all pairs of a task alike. Weights are
+    not renormalised: their sum is how far the views' advantages are to be believed,
+    which keeps the absolute predictions used for budgets calibrated."""
+    if focus not in STACK_FOCUS:
+        raise ValueError(f"focus must be one of {list(STACK_FOCUS)}, not {focus!r}")
+    obs = ~np.isnan(Y)
+    obs &= obs.sum(1, keepdims=True) >= 2  # a lone method says nothing within its task
+    names = list(oof)
+    if not obs.any():
+        return {"offsets": 1.0}
+    W = np.where(obs, 1.0, 0.0)
+    if focus == "normalized":
+        Y0 = np.where(obs, Y, 0.0)
+        best = np.where(obs, Y0, -np.inf).max(1, keepdims=True)
+        W = np.where(obs, np.exp(Y0 - np.where(np.isfinite(best), best, 0.0)), 0.0)
+    W = W / np.maximum(W.sum(1, keepdims=True), 1e-12)  # every task weighs the same
+    sw = np.sqrt(W[obs])
+    A = np.column_stack([_centred(oof[v], obs)[obs] for v in names]) * sw[:, None]
+    w, _ = nnls(A, _centred(Y, obs)[obs] * sw)
+    if w.sum() <= 1e-9:  # nothing transfers: keep the SBS order
+        return {"offsets": 1.0}
+    return {v: float(x) for v, x in zip(names, w, strict=True) if x > 1e-9}
 
 
 class MetaInfSelector(Selector):
@@ -72,8 +133,15 @@ class MetaInfSelector(Selector):
     complexity: boosted-tree preset (``GBM_PRESETS``: ``"small"``, ``"large"``) or
         ``"auto"``: chosen by the inner CV.
     views: extra views the inner CV may average with the pair model (any of
-        ``"per_method"``, ``"neighbours"``); ``()`` for the pair model alone.
-    blend: a fixed blend instead of the inner CV's choice, written as the labels of
+        ``"per_method"``, ``"neighbours"``, ``"physics"``); ``()`` for the pair model
+        alone.
+    combine: ``"stack"`` (weights of every view by non-negative least squares on the
+        inner CV's out-of-fold predictions) or ``"select"`` (the best equal-weight blend
+        by the inner CV's pick score); see the module docstring.
+    stack_focus: how the super learner weighs (task, method) pairs: ``"normalized"``
+        (by the method's normalized performance on the task) or ``"uniform"``; see
+        :func:`stack_weights`.
+    blend: a fixed equal-weight blend instead of the inner CV's, written as the labels of
         :meth:`fit_info`: ``"large/1+per_method"``, ``"small/0"`` (the offsets alone),
         ``"per_method+neighbours"`` (no pair model); for ablations.
     use_pairs: give the pair regressor the pair physics features.
@@ -95,6 +163,8 @@ class MetaInfSelector(Selector):
         complexity: str = "auto",
         shrinkage_grid: Sequence[float] = (0.0, 0.5, 1.0),
         views: Sequence[str] = EXTRA_VIEWS,
+        combine: str = "stack",
+        stack_focus: str = "normalized",
         blend: str | None = None,
         use_pairs: bool = True,
         inner_folds: int = 4,
@@ -112,6 +182,8 @@ class MetaInfSelector(Selector):
         self.complexity = complexity
         self.shrinkage_grid = shrinkage_grid
         self.views = views
+        self.combine = combine
+        self.stack_focus = stack_focus
         self.blend = blend
         self.use_pairs = use_pairs
         self.inner_folds = inner_folds
@@ -128,6 +200,10 @@ class MetaInfSelector(Selector):
     def _check_params(self) -> None:
         if self.estimator not in ("ensemble", "mlp", "gbm"):
             raise ValueError(f"unknown estimator {self.estimator!r}")
+        if self.stack_focus not in STACK_FOCUS:
+            raise ValueError(f"stack_focus must be one of {list(STACK_FOCUS)}")
+        if self.combine not in COMBINES:
+            raise ValueError(f"combine must be one of {list(COMBINES)}, not {self.combine!r}")
         if self.complexity not in ("auto", *GBM_PRESETS):
             raise ValueError(f"complexity must be 'auto' or one of {list(GBM_PRESETS)}")
         bad = set(self.views) - set(EXTRA_VIEWS)
@@ -153,7 +229,8 @@ class MetaInfSelector(Selector):
         # the extra views on their own, without the pair model
         return blends + [(None, 0.0, e) for e in extras if e]
 
-    def _view_set(self, blends: Sequence[Blend]) -> ViewSet:
+    def _view_set(self, names: Sequence[str]) -> ViewSet:
+        """A ViewSet that fits the named views (``offsets`` always comes with it)."""
         mlp = dict(
             n_mlp=self.n_mlp,
             hidden=tuple(self.hidden),
@@ -162,11 +239,21 @@ class MetaInfSelector(Selector):
             weight_decay=self.weight_decay,
             dropout=self.dropout,
         )
-        complexities = sorted({b[0] for b in blends if b[0] is not None})
-        extras = sorted({v for b in blends for v in b[2]})
-        return ViewSet(
-            self.estimator, complexities, extras, mlp, self.n_neighbors, self.random_state
+        complexities = sorted({v.split("/", 1)[1] for v in names if v.startswith("interaction/")})
+        extras = sorted(v for v in set(names) if v in EXTRA_VIEWS)
+        plain = (
+            self.features_.block_slices()["numeric"],
+            slice(self.features_.method_embedding_width(), None),
         )
+        return ViewSet(
+            self.estimator, complexities, extras, mlp, self.n_neighbors, self.random_state, plain
+        )
+
+    def _stacked_views(self) -> list[str]:
+        """The views the super learner weighs: offsets, the pair model at each capacity
+        and the extra views."""
+        complexities = list(GBM_PRESETS) if self.complexity == "auto" else [self.complexity]
+        return ["offsets", *(f"interaction/{c}" for c in complexities), *self.views]
 
     def _method_matrix(self, methods: Sequence[str]) -> np.ndarray:
         missing = [m for m in methods if m not in self._method_cache]
@@ -188,11 +275,32 @@ class MetaInfSelector(Selector):
         Xm = self._method_matrix(table.methods)
         Xp = self._pair_tensor(tasks, table.methods)
         Y = table.log_performance
-        blends = self._blends()
-        self.inner_scores_: dict[Blend, float] = {}
+        self.inner_scores_: dict[Any, float] = {}
         self.inner_groups_ = None
-        self.blend_ = self._tune(table, Xt, Xm, Xp, Y, blends) if len(blends) > 1 else blends[0]
-        self.views_ = self._view_set([self.blend_]).fit(Xt, Xm, Xp, table.methods, Y)
+        self.blend_: Blend | None = None
+        if self.blend is not None or self.combine == "select":
+            blends = self._blends()
+            self.blend_ = blends[0]
+            if len(blends) > 1:
+                names = sorted({v for b in blends for v in ("offsets", *blend_weights(b))})
+                oof = self._out_of_fold(table, Xt, Xm, Xp, Y, names)
+                if oof is not None:
+                    self.inner_scores_ = {b: _pick_score(blend_scores(oof, b), Y) for b in blends}
+                    top = max(self.inner_scores_.values())
+                    self.blend_ = next(b for b in blends if self.inner_scores_[b] >= top - 1e-12)
+            self.weights_ = blend_weights(self.blend_)
+        else:
+            names = self._stacked_views()
+            oof = self._out_of_fold(table, Xt, Xm, Xp, Y, names)
+            if oof is None:  # one group: nothing says what transfers; all views alike
+                self.weights_ = {v: 1.0 / len(names) for v in names}
+            else:
+                rows = ~np.isnan(oof["offsets"]).all(1)
+                oof_rows = {v: p[rows] for v, p in oof.items()}
+                self.weights_ = stack_weights(oof_rows, Y[rows], self.stack_focus)
+                self.inner_scores_ = {v: _pick_score(oof[v], Y) for v in names}
+                self.inner_scores_["stack"] = _pick_score(mix(oof, self.weights_), Y)
+        self.views_ = self._view_set(list(self.weights_)).fit(Xt, Xm, Xp, table.methods, Y)
         # task level a(t) from task features alone, for absolute predictions (budgets)
         self.level_models_ = [
             HistGradientBoostingRegressor(
@@ -202,16 +310,16 @@ class MetaInfSelector(Selector):
         ]
 
     @property
-    def complexity_(self) -> str:
-        return self.blend_[0]
+    def complexity_(self) -> str | None:
+        return self.blend_[0] if self.blend_ else None
 
     @property
-    def shrinkage_(self) -> float:
-        return self.blend_[1]
+    def shrinkage_(self) -> float | None:
+        return self.blend_[1] if self.blend_ else None
 
     @property
     def views_used_(self) -> tuple[str, ...]:
-        return self.blend_[2]
+        return tuple(v for v in self.weights_ if v in EXTRA_VIEWS)
 
     def _inner_groups(self, table: PerformanceTable) -> tuple[np.ndarray, str]:
         """Groups for the inner CV: those passed to fit (when the training tasks hold two
@@ -228,10 +336,10 @@ class MetaInfSelector(Selector):
                     return table.groups(c), c
         return table.groups(None), "task"
 
-    def _tune(self, table, Xt, Xm, Xp, Y, blends):
-        """Inner grouped CV over the blends, scored like the evaluation: mean normalized
-        performance of the pick. Every view is fitted once per fold; each blend is then a
-        weighted sum of their out-of-fold predictions."""
+    def _out_of_fold(self, table, Xt, Xm, Xp, Y, names) -> dict[str, np.ndarray] | None:
+        """Each named view's predictions for the tasks of the inner CV's held-out groups
+        (tasks x methods, NaN rows for tasks never held out); None with one group. Every
+        view is fitted once per fold."""
         from sklearn.model_selection import GroupKFold
 
         groups, source = self._inner_groups(table)
@@ -239,54 +347,49 @@ class MetaInfSelector(Selector):
         comp = (~np.isnan(Y)).sum(1) >= 2
         uniq = sorted(set(groups[comp]), key=str)
         if len(uniq) < 2:
-            return blends[0]
+            return None
         k = min(self.inner_folds, len(uniq))
         if len(uniq) > k:  # deal groups to folds at random (seeded), not by size
             rng = np.random.default_rng(self.random_state)
             fold_of = {g: i % k for i, g in enumerate(rng.permutation(np.array(uniq, object)))}
             groups = np.array([fold_of.get(g, -1) for g in groups])
-        totals = dict.fromkeys(blends, 0.0)
-        count = 0
-        views = self._view_set(blends)
+        views = self._view_set(names)
+        oof = {v: np.full(Y.shape, np.nan) for v in names}
         for tr, va in GroupKFold(n_splits=k).split(Xt, groups=groups):
             va = va[comp[va]]
             if len(va) == 0:
                 continue
             fitted = views.fit(Xt[tr], Xm, Xp[tr], table.methods, Y[tr])
             preds = fitted.predict(Xt[va], Xm, Xp[va], table.methods)
-            perf = np.exp(Y[va])
-            best = np.nanmax(perf, axis=1)
-            rows = np.arange(len(va))
-            for blend in blends:
-                score = np.where(np.isnan(Y[va]), -np.inf, blend_scores(preds, blend))
-                pick = np.argmax(score, axis=1)
-                totals[blend] += float((perf[rows, pick] / best).sum())
-            count += len(va)
-        if count == 0:
-            return blends[0]
-        self.inner_scores_ = {b: v / count for b, v in totals.items()}
-        top = max(self.inner_scores_.values())
-        return next(b for b in blends if self.inner_scores_[b] >= top - 1e-12)
+            for v in names:
+                oof[v][va] = preds[v]
+        return oof if not np.isnan(oof["offsets"]).all() else None
 
     def fit_info(self) -> dict[str, Any]:
         info: dict[str, Any] = {
-            "complexity": self.complexity_,
-            "shrinkage": self.shrinkage_,
-            "views": list(self.views_used_),
+            "combine": "fixed" if self.blend is not None else self.combine,
+            "weights": {v: round(w, 4) for v, w in self.weights_.items()},
         }
+        if self.blend_ is not None:
+            info |= {
+                "complexity": self.complexity_,
+                "shrinkage": self.shrinkage_,
+                "views": list(self.blend_[2]),
+            }
         if self.inner_scores_:
             info["inner_groups"] = self.inner_groups_
             info["inner_normalized_performance"] = {
-                _blend_label(b): round(v, 6) for b, v in self.inner_scores_.items()
+                (_blend_label(b) if isinstance(b, tuple) else b): round(v, 6)
+                for b, v in self.inner_scores_.items()
             }
         return info
 
     # ------------------------------------------------------------------ predicting
     def _within_task(self, tasks: list[Mapping[str, Any]], Xt: np.ndarray, methods) -> np.ndarray:
-        """The chosen blend's within-task log performance, a tasks x methods matrix."""
+        """The weighted views' within-task log performance, a tasks x methods matrix."""
         Xm = self._method_matrix(methods)
         preds = self.views_.predict(Xt, Xm, self._pair_tensor(tasks, methods), methods)
-        return blend_scores(preds, self.blend_)
+        return mix(preds, self.weights_)
 
     def _score(self, tasks: list[Mapping[str, Any]], methods: list[str]) -> np.ndarray:
         """Predicted within-task log performance; works for methods never seen in training
@@ -308,6 +411,17 @@ class MetaInfSelector(Selector):
         state = dict(super().__getstate__())  # a copy: the object keeps its cache
         state["_method_cache"] = {}
         return state
+
+
+def _pick_score(scores: np.ndarray, Y: np.ndarray) -> float:
+    """Mean normalized performance of the argmax pick over the rows of ``scores`` that
+    were predicted (held out) and have two or more measured methods."""
+    rows = ~np.isnan(scores).all(1) & ((~np.isnan(Y)).sum(1) >= 2)
+    if not rows.any():
+        return float("nan")
+    perf = np.exp(Y[rows])
+    pick = np.argmax(np.where(np.isnan(Y[rows]), -np.inf, scores[rows]), axis=1)
+    return float(np.mean(perf[np.arange(len(pick)), pick] / np.nanmax(perf, axis=1)))
 
 
 def parse_blend(label: str) -> Blend:

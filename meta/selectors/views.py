@@ -7,7 +7,11 @@ slower every method is than the task's average, in log performance.
   pair, the paper's model;
 * ``per_method``: one forest per method from task features to its log performance (the
   algorithm-selection classic), centred on the task's mean over the training methods;
-* ``neighbours``: the advantages measured on the most similar training tasks.
+* ``neighbours``: the advantages measured on the most similar training tasks;
+* ``physics``: the pair model again, on numbers only (task descriptors and physics, the
+  method's numeric facts and id, pair physics) without the description embeddings: on a
+  model or machine never seen, an embedding is a position among the few seen ones,
+  while bytes per token, batch and bits mean the same everywhere.
 
 All of them predict the same quantity on the same scale, so that
 :class:`~meta.selectors.metainf.MetaInfSelector` can average them with weights chosen by
@@ -122,11 +126,24 @@ GBM_PRESETS: dict[str, dict[str, Any]] = {
     "small": dict(max_leaf_nodes=8, min_samples_leaf=20, max_iter=200, learning_rate=0.05),
     "large": dict(max_leaf_nodes=31, min_samples_leaf=5, max_iter=400, learning_rate=0.05),
 }
-EXTRA_VIEWS = ("per_method", "neighbours")
+EXTRA_VIEWS = ("per_method", "neighbours", "physics")
+PHYSICS_PRESET = "large"
 
 
 def _pairs(Xt: np.ndarray, Xm: np.ndarray, Xp: np.ndarray, ti: np.ndarray, mj: np.ndarray):
     return np.hstack([Xt[ti], Xm[mj], Xp[ti, mj]])
+
+
+def _predict_models(models: list[tuple[str, Any]], X: np.ndarray) -> np.ndarray:
+    """The mean prediction of a pair model's members (boosted trees and/or MLPs)."""
+    preds = []
+    for kind, model in models:
+        if kind == "mlp":
+            scaler, net = model
+            preds.append(net.predict(np.clip(scaler.transform(X), -4.0, 4.0)))
+        else:
+            preds.append(model.predict(X))
+    return np.mean(preds, axis=0)
 
 
 class ViewSet:
@@ -141,6 +158,7 @@ class ViewSet:
         mlp: dict[str, Any],
         n_neighbors: int,
         seed: int,
+        plain_columns: tuple[slice, slice] = (slice(None), slice(None)),
     ) -> None:
         self.estimator = estimator
         self.complexities = tuple(complexities)
@@ -148,6 +166,7 @@ class ViewSet:
         self.mlp = mlp
         self.n_neighbors = n_neighbors
         self.seed = seed
+        self.plain_columns = plain_columns  # (task, method) columns without embeddings
 
     def fit(
         self, Xt: np.ndarray, Xm: np.ndarray, Xp: np.ndarray, methods: Sequence[str], Y: np.ndarray
@@ -169,6 +188,9 @@ class ViewSet:
         }
         if "per_method" in self.extras:
             self.forests_ = self._fit_per_method(Xt, Y)
+        if "physics" in self.extras:
+            ct, cm = self.plain_columns
+            self.physics_ = self._fit_interaction(PHYSICS_PRESET, Xt[:, ct], Xm[:, cm], Xp, R, b)
         if "neighbours" in self.extras:
             keep = np.flatnonzero(rows)
             self.nn_rows_ = R[keep]
@@ -233,14 +255,11 @@ class ViewSet:
         ti, mj = np.repeat(np.arange(n), m), np.tile(np.arange(m), n)
         X = _pairs(Xt, Xm, Xp, ti, mj)
         for c, models in self.interactions_.items():
-            preds = []
-            for kind, model in models:
-                if kind == "mlp":
-                    scaler, net = model
-                    preds.append(net.predict(np.clip(scaler.transform(X), -4.0, 4.0)))
-                else:
-                    preds.append(model.predict(X))
-            out[f"interaction/{c}"] = off + np.mean(preds, axis=0).reshape(n, m)
+            out[f"interaction/{c}"] = off + _predict_models(models, X).reshape(n, m)
+        if "physics" in self.extras:
+            ct, cm = self.plain_columns
+            Xplain = _pairs(Xt[:, ct], Xm[:, cm], Xp, ti, mj)
+            out["physics"] = off + _predict_models(self.physics_, Xplain).reshape(n, m)
         if "per_method" in self.extras:
             out["per_method"] = self._per_method(Xt, methods, off)
         if "neighbours" in self.extras:

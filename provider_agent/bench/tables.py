@@ -16,7 +16,7 @@ from typing import Any
 
 from meta.summary import selection_summary
 from protocol.canonical import content_id
-from provider_agent.bench.cells import KEY_COLUMNS, Cell, GridResult, row_key
+from provider_agent.bench.cells import KEY_COLUMNS, SKIPPED_BUDGET, Cell, GridResult, row_key
 from provider_agent.methods import get_method
 
 __all__ = [
@@ -137,15 +137,27 @@ def merge_results(previous: dict[str, Any], result: GridResult) -> GridResult:
 
     Cells measured in ``result`` (rows or failures) replace the earlier table's cells with
     the same (model, hardware, workload, method); everything else is kept, so a few cells
-    can be re-measured without re-running the grid. Descriptors must agree where names meet.
+    can be re-measured without re-running the grid. A cell the run did not reach keeps its
+    earlier measurement, and a measurement supersedes an earlier failure of its cell.
+    Descriptors must agree where names meet.
     """
     old = result_from_table(previous)
-    fresh = {c.key for c in result.cells} | {row_key(r) for r in result.rows}
+    new_rows = {row_key(r): r for r in result.rows}
+    # re-measured and failed: the old figure is no longer the host's; a cell the run did
+    # not reach (time budget) keeps its earlier measurement
+    failed = {c.key for c in result.failures() if c.error != SKIPPED_BUDGET}
+    old_rows = {
+        k: r for r in old.rows if (k := row_key(r)) not in new_rows and k not in failed
+    }
+    measured = new_rows.keys() | old_rows.keys()
+    new_cells = {c.key for c in result.cells}
     seen = {(u["hardware"], u["method"]) for u in result.unavailable}
     return GridResult(
-        rows=result.rows + [r for r in old.rows if row_key(r) not in fresh],
-        cells=result.cells + [c for c in old.cells if c.key not in fresh],
-        reports={k: h for k, h in old.reports.items() if k not in fresh} | result.reports,
+        rows=[*new_rows.values(), *old_rows.values()],
+        # a measurement in either table supersedes a failure of the same cell
+        cells=[c for c in result.cells if not (c.error and c.key in measured)]
+        + [c for c in old.cells if c.key not in new_cells and c.key not in measured],
+        reports={k: h for k, h in old.reports.items() if k in old_rows} | result.reports,
         unavailable=result.unavailable
         + [u for u in old.unavailable if (u["hardware"], u["method"]) not in seen],
         descriptors=_merge_descriptors(old.descriptors, result.descriptors),
@@ -196,7 +208,8 @@ def grid_summary(result: GridResult) -> dict[str, Any]:
         "elapsed_s": round(result.elapsed_s, 1),
         "cells": len(result.rows),
         "resumed_cells": result.resumed,
-        "failures": len(result.failures()),
+        "failures": sum(c.error != SKIPPED_BUDGET for c in result.failures()),
+        "not_reached": sum(c.error == SKIPPED_BUDGET for c in result.failures()),
         "objectives": {m: selection_summary(result.rows, m, s) for m, s in OBJECTIVES.items()},
         "objectives_exact_methods": {
             m: selection_summary(exact_rows, m, s) for m, s in OBJECTIVES.items()

@@ -234,6 +234,21 @@ def test_task_level_cv_uses_folds(rule_table):
     )
 
 
+def test_max_folds_holds_out_whole_groups(rule_table):
+    """Many groups dealt into a few folds: every fold holds out whole groups."""
+    sels = {"SBS": SingleBestSelector(), "VBS": OracleSelector()}
+    feats = MetaFeaturizer(use_embeddings=False)
+    n_models = rule_table.tasks["model"].nunique()
+    assert n_models > 3
+    res = evaluate(rule_table, sels, feats, group_by="model", n_bootstrap=0, max_folds=3)
+    assert len(res.groups) == 3
+    tasks = rule_table.tasks[["task", "model"]].reset_index(drop=True)
+    fold_of_model = res.records.merge(tasks, on="task").groupby("model")["group"].nunique()
+    assert (fold_of_model == 1).all()  # a model never straddles two folds
+    with pytest.raises(ValueError, match="max_folds"):
+        evaluate(rule_table, sels, feats, group_by="model", n_bootstrap=0, max_folds=1)
+
+
 def test_evaluation_is_deterministic_under_seed(rule_table):
     from meta.embeddings import HashingEmbedder
     from meta.selectors import KNNSelector, MetaInfSelector

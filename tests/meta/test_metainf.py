@@ -8,6 +8,7 @@ import pytest
 from meta.embeddings import HashingEmbedder
 from meta.features import MetaFeaturizer
 from meta.selectors import MetaInfSelector, SingleBestSelector, Task
+from meta.selectors.metainf import stack_weights
 from meta.synthetic import make_rule_table
 from meta.table import PerformanceTable, task_key
 
@@ -31,7 +32,8 @@ def test_metainf_finds_the_rule_on_unseen_tasks():
         sbs_hits.append(sbs.select(task) == truth[key])
     assert np.mean(hits) >= 0.9, np.mean(hits)
     assert np.mean(hits) > np.mean(sbs_hits) + 0.2
-    assert sel.shrinkage_ > 0  # the inner CV found that the interaction transfers
+    # the super learner found that the pair model transfers
+    assert sum(w for v, w in sel.weights_.items() if v.startswith("interaction/")) > 0.3
 
 
 def test_predicts_absolute_log_performance():
@@ -63,32 +65,59 @@ def test_inner_cv_uses_the_groups_it_is_given():
     default = MetaInfSelector(random_state=0).fit(train, feats)
     assert default.fit_info()["inner_groups"] == "model"  # a model column exists
     groups = train.groups("hardware")
-    given = MetaInfSelector(random_state=0).fit(train, feats, groups=groups)
+    stacked = MetaInfSelector(random_state=0).fit(train, feats, groups=groups).fit_info()
+    assert stacked["inner_groups"] == "given" and stacked["combine"] == "stack"
+    views = {"offsets", "interaction/small", "interaction/large", "per_method", "neighbours"}
+    views |= {"physics"}
+    assert set(stacked["inner_normalized_performance"]) == views | {"stack"}
+    assert set(stacked["weights"]) <= views and min(stacked["weights"].values()) > 0
+    given = MetaInfSelector(combine="select", random_state=0).fit(train, feats, groups=groups)
     info = given.fit_info()
     assert info["inner_groups"] == "given"
     labels = set(info["inner_normalized_performance"])
     assert {"small/0", "small/0.5", "large/1", "small/0+per_method+neighbours"} <= labels
     assert "large/0" not in labels  # without the trees the capacity does not matter
     assert {"per_method", "neighbours", "per_method+neighbours"} <= labels  # without the pair model
-    assert len(labels) == len(MetaInfSelector()._blends()) == 23
+    assert len(labels) == len(MetaInfSelector()._blends()) == 5 * 8 + 7  # cores x view sets
     assert not hasattr(given, "_fit_groups")  # transient, not pickled with the model
 
 
 def test_fixed_blend_and_bad_views():
     train, _ = _table(0, 120)
     feats = MetaFeaturizer(use_embeddings=False).fit(train)
-    sel = MetaInfSelector(shrinkage=1.0, complexity="small", views=(), random_state=0)
-    sel.fit(train, feats)
-    assert sel.fit_info() == {"complexity": "small", "shrinkage": 1.0, "views": []}
+    sel = MetaInfSelector(blend="small/0.5+neighbours", random_state=0).fit(train, feats)
+    assert sel.fit_info() == {
+        "combine": "fixed",
+        "weights": {"neighbours": 0.5, "offsets": 0.25, "interaction/small": 0.25},
+        "complexity": "small",
+        "shrinkage": 0.5,
+        "views": ["neighbours"],
+    }
     with pytest.raises(ValueError, match="unknown views"):
         MetaInfSelector(views=("oracle",)).fit(train, feats)
+    with pytest.raises(ValueError, match="combine"):
+        MetaInfSelector(combine="vote").fit(train, feats)
+
+
+def test_stack_weights_recover_a_known_mixture():
+    rng = np.random.default_rng(0)
+    a, b, noise, junk = (rng.normal(size=(300, 6)) for _ in range(4))
+    Y = 0.7 * a + 0.2 * b + 0.05 * noise + rng.normal(size=(300, 1))  # + task level
+    Y[rng.random(Y.shape) < 0.1] = np.nan
+    for focus in ("normalized", "uniform"):
+        w = stack_weights({"a": a, "b": b, "junk": junk}, Y, focus)
+        assert abs(w["a"] - 0.7) < 0.05 and abs(w["b"] - 0.2) < 0.05, (focus, w)
+        assert w.get("junk", 0.0) < 0.02  # a view unrelated to the target
+    with pytest.raises(ValueError, match="focus"):
+        stack_weights({"a": a}, Y, "top-3")
+    assert stack_weights({"offsets": -a}, Y) == {"offsets": 1.0}  # nothing transfers
 
 
 def test_pair_physics_reach_the_pair_model():
     train, _ = _table(0, 120)
     feats = MetaFeaturizer(use_embeddings=False).fit(train)
-    with_pairs = MetaInfSelector(shrinkage=1.0, complexity="small", views=()).fit(train, feats)
-    without = MetaInfSelector(shrinkage=1.0, complexity="small", views=(), use_pairs=False)
+    with_pairs = MetaInfSelector(blend="small/1").fit(train, feats)
+    without = MetaInfSelector(blend="small/1", use_pairs=False)
     without.fit(train, feats)
     n_pairs = feats.transform_pairs(train.task_dicts()[:1], train.methods).shape[-1]
     gbm = dict(with_pairs.views_.interactions_["small"])["gbm"]

@@ -13,7 +13,7 @@ import pytest
 from meta.features import MetaFeaturizer
 from meta.table import PerformanceTable
 from protocol.blobstore import LocalBlobStore
-from provider_agent.bench.cells import Cell, GridResult
+from provider_agent.bench.cells import SKIPPED_BUDGET, Cell, GridResult, row_key
 from provider_agent.bench.runner import run_grid
 from provider_agent.bench.tables import (
     grid_summary,
@@ -106,6 +106,20 @@ def test_merge_replaces_remeasured_cells_and_keeps_the_rest():
     assert merged.reports[a1] == old.reports[a1] and merged.reports[a2] == new.reports[a2]
     assert [(c.key, c.error) for c in merged.failures()] == [(b1, "boom")]
     assert merged.unavailable == old.unavailable and merged.elapsed_s == 12.0
+
+
+def test_merge_keeps_measurements_a_budgeted_run_did_not_reach():
+    a1, a2, b1, b2 = (("m", "h", w, m) for m in ("a", "b") for w in ("w1", "w2"))
+    old = _result({a1: 1.0, b1: 3.0}, failures={a2: "worker exited with status -9"})
+    old_table = table_json(old)
+    old_table["failures"].append(dict(zip(("model", "hardware", "workload", "method"), b1)) | {
+        "error": "worker exited with status -9"  # stale: b1 was measured later
+    })
+    new = _result({a2: 20.0}, failures={a1: SKIPPED_BUDGET, b2: SKIPPED_BUDGET})
+    merged = merge_results(old_table, new)
+    values = {row_key(r): r["output_tokens_per_s"] for r in merged.rows}
+    assert values == {a2: 20.0, a1: 1.0, b1: 3.0}
+    assert [(c.key, c.error) for c in merged.failures()] == [(b2, SKIPPED_BUDGET)]
 
 
 def test_merge_refuses_a_different_descriptor_under_the_same_name():
