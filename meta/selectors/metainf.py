@@ -145,7 +145,8 @@ class MetaInfSelector(Selector):
         :meth:`fit_info`: ``"large/1+per_method"``, ``"small/0"`` (the offsets alone),
         ``"per_method+neighbours"`` (no pair model); for ablations.
     use_pairs: give the pair regressor the pair physics features.
-    inner_folds: folds of the inner grouped CV (on training tasks only). Its groups are
+    inner_folds: folds of the inner grouped CV (on training tasks only), or one per
+        group when there are at most twice as many groups. Its groups are
         the ``groups`` given to :meth:`fit` (evaluation passes its own split, so the
         inner CV asks the same question as the outer one: unseen hardware, unseen model,
         unseen task); without them, a model column, else hardware, else the task.
@@ -348,7 +349,10 @@ class MetaInfSelector(Selector):
         uniq = sorted(set(groups[comp]), key=str)
         if len(uniq) < 2:
             return None
-        k = min(self.inner_folds, len(uniq))
+        # few groups (leave one model of six out): leave each one out in turn, so that the
+        # inner fits train on as many groups as the outer one, less one; views that need
+        # more groups to extrapolate (per-method forests) are not judged on fewer
+        k = len(uniq) if len(uniq) <= 2 * self.inner_folds else self.inner_folds
         if len(uniq) > k:  # deal groups to folds at random (seeded), not by size
             rng = np.random.default_rng(self.random_state)
             fold_of = {g: i % k for i, g in enumerate(rng.permutation(np.array(uniq, object)))}
