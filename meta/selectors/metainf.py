@@ -32,7 +32,9 @@ is used), in one of two ways:
   performance on those out-of-fold predictions gives each view its weight. It fits a few
   weights on thousands of (task, method) pairs, so it is far less noisy than choosing by
   the pick score of a few dozen held-out tasks, and a view that does not transfer to
-  unseen groups gets weight zero;
+  unseen groups gets weight zero. The stack replaces the SBS order (the offsets) only if
+  its inner pick score is higher: where one method wins nearly everywhere, a good fit
+  of the advantages can still pick worse than always taking it;
 * ``combine="select"``: the equal-weight blend (shrinkage, tree capacity, views) with the
   best inner score, scored like the evaluation (mean normalized performance of the
   pick): the earlier rule, kept for the ablation.
@@ -301,6 +303,10 @@ class MetaInfSelector(Selector):
                 self.weights_ = stack_weights(oof_rows, Y[rows], self.stack_focus)
                 self.inner_scores_ = {v: _pick_score(oof[v], Y) for v in names}
                 self.inner_scores_["stack"] = _pick_score(mix(oof, self.weights_), Y)
+                if not self.inner_scores_["stack"] > self.inner_scores_["offsets"]:
+                    # the stack fits the advantages but does not pick better than the SBS
+                    # order on unseen groups: it does not get to change the picks
+                    self.weights_ = {"offsets": 1.0}
         self.views_ = self._view_set(list(self.weights_)).fit(Xt, Xm, Xp, table.methods, Y)
         # task level a(t) from task features alone, for absolute predictions (budgets)
         self.level_models_ = [
