@@ -146,9 +146,7 @@ def merge_results(previous: dict[str, Any], result: GridResult) -> GridResult:
     # re-measured and failed: the old figure is no longer the host's; a cell the run did
     # not reach (time budget) keeps its earlier measurement
     failed = {c.key for c in result.failures() if c.error != SKIPPED_BUDGET}
-    old_rows = {
-        k: r for r in old.rows if (k := row_key(r)) not in new_rows and k not in failed
-    }
+    old_rows = {k: r for r in old.rows if (k := row_key(r)) not in new_rows and k not in failed}
     measured = new_rows.keys() | old_rows.keys()
     new_cells = {c.key for c in result.cells}
     seen = {(u["hardware"], u["method"]) for u in result.unavailable}

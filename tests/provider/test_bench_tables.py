@@ -112,9 +112,8 @@ def test_merge_keeps_measurements_a_budgeted_run_did_not_reach():
     a1, a2, b1, b2 = (("m", "h", w, m) for m in ("a", "b") for w in ("w1", "w2"))
     old = _result({a1: 1.0, b1: 3.0}, failures={a2: "worker exited with status -9"})
     old_table = table_json(old)
-    old_table["failures"].append(dict(zip(("model", "hardware", "workload", "method"), b1)) | {
-        "error": "worker exited with status -9"  # stale: b1 was measured later
-    })
+    stale = dict(zip(("model", "hardware", "workload", "method"), b1, strict=True))
+    old_table["failures"].append(stale | {"error": "worker exited with status -9"})  # b1 measured
     new = _result({a2: 20.0}, failures={a1: SKIPPED_BUDGET, b2: SKIPPED_BUDGET})
     merged = merge_results(old_table, new)
     values = {row_key(r): r["output_tokens_per_s"] for r in merged.rows}
