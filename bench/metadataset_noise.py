@@ -1,6 +1,6 @@
 """How noisy is a meta-data set? Measure a sample of its tasks again and compare.
 
-    python bench/metadataset_noise.py --tasks 12 --json data/metadataset/cpu.noise.json \\
+    python bench/metadataset_noise.py --tasks 6 --json data/metadataset/cpu.noise.json \\
         --md data/metadataset/cpu.noise.md
 
 Draws ``--tasks`` tasks of the committed table at random (seeded) among those measured on
