@@ -17,7 +17,7 @@ CPU can measure a whole data set in hours, a point whose total prompt or output 
 would exceed ``max_prompt_total`` / ``max_output_total`` has its mean length scaled down to
 the cap: offline batches come with short requests (docs/meta.md shows the design).
 
-Workloads are named ``<design>-<index>`` (``qmc32-07``); :func:`design_workload` makes the
+Workloads are named ``<design>-<index>`` (``qmc-07``); :func:`design_workload` makes the
 same :class:`~provider_agent.workloads.WorkloadSpec` from the name on every host.
 """
 
