@@ -253,7 +253,8 @@ class ViewSet:
         off = np.broadcast_to(self.offsets(methods), (n, m))
         out: dict[str, np.ndarray] = {"offsets": off}
         ti, mj = np.repeat(np.arange(n), m), np.tile(np.arange(m), n)
-        X = _pairs(Xt, Xm, Xp, ti, mj)
+        if self.interactions_:  # the pair matrix only for views that read it
+            X = _pairs(Xt, Xm, Xp, ti, mj)
         for c, models in self.interactions_.items():
             out[f"interaction/{c}"] = off + _predict_models(models, X).reshape(n, m)
         if "physics" in self.extras:
