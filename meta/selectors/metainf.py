@@ -22,8 +22,8 @@ the only part that decides the ranking. ``w`` is a blend of views
 with the views ``b(m)`` (method offsets), ``b + g(t, m)`` (``g`` the pair regressor of
 what the offsets leave: a least-squares *pairwise* loss, differences between methods of
 one task whatever the task's speed; two tree capacities), ``b + g'`` (the same on
-numbers only, no embeddings: ``physics``), per-method forests and neighbours, all on
-the same within-task target. How the views are weighed is learned by an
+numbers only, no embeddings: ``physics``), per-method forests, neighbours and ALORS's
+latent factors of normalized performance (``latent``), all on the same within-task scale. How the views are weighed is learned by an
 *inner* grouped cross-validation on the training tasks only (nothing about the test fold
 is used), in one of two ways:
 
@@ -135,8 +135,8 @@ class MetaInfSelector(Selector):
     complexity: boosted-tree preset (``GBM_PRESETS``: ``"small"``, ``"large"``) or
         ``"auto"``: chosen by the inner CV.
     views: extra views the inner CV may average with the pair model (any of
-        ``"per_method"``, ``"neighbours"``, ``"physics"``); ``()`` for the pair model
-        alone.
+        ``"per_method"``, ``"neighbours"``, ``"physics"``, ``"latent"``); ``()`` for the
+        pair model alone.
     combine: ``"stack"`` (weights of every view by non-negative least squares on the
         inner CV's out-of-fold predictions) or ``"select"`` (the best equal-weight blend
         by the inner CV's pick score); see the module docstring.

@@ -8,6 +8,11 @@ slower every method is than the task's average, in log performance.
 * ``per_method``: one forest per method from task features to its log performance (the
   algorithm-selection classic), centred on the task's mean over the training methods;
 * ``neighbours``: the advantages measured on the most similar training tasks;
+* ``latent``: ALORS's view (:mod:`meta.selectors.alors`): latent factors of the
+  normalized performance (speed over the task's best, so a hopeless method sits near 0
+  however slow it is) and a forest from task features to a task's factors. It models
+  what the fast methods of a task have in common instead of every method's log, which
+  is what latency objectives need, where the slow end spans orders of magnitude;
 * ``physics``: the pair model again, on numbers only (task descriptors and physics, the
   method's numeric facts and id, pair physics) without the description embeddings: on a
   model or machine never seen, an embedding is a position among the few seen ones,
@@ -27,6 +32,8 @@ import numpy as np
 from sklearn.ensemble import HistGradientBoostingRegressor, RandomForestRegressor
 from sklearn.neighbors import NearestNeighbors
 from sklearn.preprocessing import StandardScaler
+
+from meta.selectors.alors import ALORSSelector, factorize
 
 
 def additive_fit(Y: np.ndarray, n_iter: int = 100) -> tuple[np.ndarray, np.ndarray]:
@@ -126,8 +133,19 @@ GBM_PRESETS: dict[str, dict[str, Any]] = {
     "small": dict(max_leaf_nodes=8, min_samples_leaf=20, max_iter=200, learning_rate=0.05),
     "large": dict(max_leaf_nodes=31, min_samples_leaf=5, max_iter=400, learning_rate=0.05),
 }
-EXTRA_VIEWS = ("per_method", "neighbours", "physics")
+EXTRA_VIEWS = ("per_method", "neighbours", "physics", "latent")
 PHYSICS_PRESET = "large"
+
+
+def _forest(n_estimators: int, seed: int) -> RandomForestRegressor:
+    """The forests of the per-method and latent views (ALORS's settings)."""
+    return RandomForestRegressor(
+        n_estimators=n_estimators,
+        min_samples_leaf=2,
+        max_features=0.5,
+        random_state=seed,
+        n_jobs=1,
+    )
 
 
 def _pairs(Xt: np.ndarray, Xm: np.ndarray, Xp: np.ndarray, ti: np.ndarray, mj: np.ndarray):
@@ -191,6 +209,8 @@ class ViewSet:
         if "physics" in self.extras:
             ct, cm = self.plain_columns
             self.physics_ = self._fit_interaction(PHYSICS_PRESET, Xt[:, ct], Xm[:, cm], Xp, R, b)
+        if "latent" in self.extras:
+            self.latent_ = self._fit_latent(Xt, R)
         if "neighbours" in self.extras:
             keep = np.flatnonzero(rows)
             self.nn_rows_ = R[keep]
@@ -231,15 +251,22 @@ class ViewSet:
         for j, m in enumerate(self.methods_):
             rows = ~np.isnan(Y[:, j])
             if rows.sum() >= 4:
-                forest = RandomForestRegressor(
-                    n_estimators=100,
-                    min_samples_leaf=2,
-                    max_features=0.5,
-                    random_state=self.seed,
-                    n_jobs=1,
-                )
-                forests[m] = forest.fit(Xt[rows], Y[rows, j])
+                forests[m] = _forest(100, self.seed).fit(Xt[rows], Y[rows, j])
         return forests
+
+    def _fit_latent(self, Xt: np.ndarray, R: np.ndarray) -> tuple[Any, np.ndarray, np.ndarray]:
+        """ALORS on the within-task advantages, with ALORS's own defaults: normalized
+        performance ``exp(R - max R)`` ~ bias + U V^T, and a forest from task features to
+        ``U``. None with fewer than two comparative tasks."""
+        keep = ~np.isnan(R).all(1)
+        if keep.sum() < 2:
+            return None
+        alors = ALORSSelector()
+        N = np.exp(R[keep] - np.nanmax(R[keep], axis=1, keepdims=True))
+        rank = max(1, min(alors.n_factors, N.shape[1]))
+        rng = np.random.default_rng(self.seed)
+        bias, U, V = factorize(N, rank, alors.reg, alors.n_iter, rng)
+        return _forest(alors.n_estimators, self.seed).fit(Xt[keep], U), bias, V
 
     # ------------------------------------------------------------------ predicting
     def offsets(self, methods: Sequence[str]) -> np.ndarray:
@@ -265,6 +292,8 @@ class ViewSet:
             out["per_method"] = self._per_method(Xt, methods, off)
         if "neighbours" in self.extras:
             out["neighbours"] = self._neighbours(Xt, methods, off)
+        if "latent" in self.extras:
+            out["latent"] = self._latent(Xt, methods, off)
         return out
 
     def _per_method(self, Xt: np.ndarray, methods: Sequence[str], off: np.ndarray) -> np.ndarray:
@@ -279,6 +308,23 @@ class ViewSet:
         for j, meth in enumerate(methods):
             if meth in pred:
                 out[:, j] = pred[meth] - level + mean_off
+        return out
+
+    def _latent(self, Xt: np.ndarray, methods: Sequence[str], off: np.ndarray) -> np.ndarray:
+        """The log of the predicted normalized performance, centred like ``per_method``
+        (a task's mean over the training methods is their mean offset); the offset for a
+        method never seen."""
+        if self.latent_ is None:
+            return off.copy()
+        forest, bias, V = self.latent_
+        N = bias[None, :] + forest.predict(Xt).reshape(len(Xt), -1) @ V.T
+        L = np.log(np.clip(N, 0.02, None))  # a prediction of "hopeless": 2 % of the best
+        L += np.mean(self.offsets(self.methods_)) - L.mean(1, keepdims=True)
+        col = {meth: j for j, meth in enumerate(self.methods_)}
+        out = off.copy()
+        for j, meth in enumerate(methods):
+            if meth in col:
+                out[:, j] = L[:, col[meth]]
         return out
 
     def _neighbours(self, Xt: np.ndarray, methods: Sequence[str], off: np.ndarray) -> np.ndarray:

@@ -68,7 +68,7 @@ def test_inner_cv_uses_the_groups_it_is_given():
     stacked = MetaInfSelector(random_state=0).fit(train, feats, groups=groups).fit_info()
     assert stacked["inner_groups"] == "given" and stacked["combine"] == "stack"
     views = {"offsets", "interaction/small", "interaction/large", "per_method", "neighbours"}
-    views |= {"physics"}
+    views |= {"physics", "latent"}
     assert set(stacked["inner_normalized_performance"]) == views | {"stack"}
     assert set(stacked["weights"]) <= views and min(stacked["weights"].values()) > 0
     given = MetaInfSelector(combine="select", random_state=0).fit(train, feats, groups=groups)
@@ -78,7 +78,7 @@ def test_inner_cv_uses_the_groups_it_is_given():
     assert {"small/0", "small/0.5", "large/1", "small/0+per_method+neighbours"} <= labels
     assert "large/0" not in labels  # without the trees the capacity does not matter
     assert {"per_method", "neighbours", "per_method+neighbours"} <= labels  # without the pair model
-    assert len(labels) == len(MetaInfSelector()._blends()) == 5 * 8 + 7  # cores x view sets
+    assert len(labels) == len(MetaInfSelector()._blends()) == 5 * 16 + 15  # cores x view sets
     assert not hasattr(given, "_fit_groups")  # transient, not pickled with the model
 
 
@@ -125,3 +125,23 @@ def test_pair_physics_reach_the_pair_model():
         gbm.n_features_in_
         == dict(without.views_.interactions_["small"])["gbm"].n_features_in_ + n_pairs
     )
+
+
+def _hit_rate(selector, test: PerformanceTable, truth: dict[str, str]) -> float:
+    """Share of ``test``'s tasks where the selector's top method is the rule's best."""
+    picks = selector.score(test.task_dicts(), test.methods).argmax(1)
+    keys = [task_key([t[c] for c in test.task_cols]) for t in test.task_dicts()]
+    return float(np.mean([test.methods[p] == truth[k] for p, k in zip(picks, keys, strict=True)]))
+
+
+def test_latent_view_alone_learns_the_rule_and_degrades_to_offsets():
+    train, _ = _table(0, 300)
+    test, truth = _table(1, 100)
+    feats = MetaFeaturizer(use_embeddings=False).fit(train)
+    sel = MetaInfSelector(blend="latent", random_state=0).fit(train, feats)
+    assert sel.weights_ == {"latent": 1.0}
+    sbs = SingleBestSelector().fit(train)
+    assert _hit_rate(sel, test, truth) > _hit_rate(sbs, test, truth) + 0.2
+    # a method it never saw gets the median offset, like every other view
+    scores = sel.score(test.task_dicts()[:3], [*test.methods, "never-measured"])
+    np.testing.assert_allclose(scores[:, -1], sel.views_.default_offset_)
