@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -40,6 +41,44 @@ def factorize(
     return b, U, V
 
 
+@dataclass(frozen=True)
+class LatentFactors:
+    """A factorized matrix ``bias + U V^T`` and a forest from task features to ``U``."""
+
+    bias: np.ndarray
+    V: np.ndarray
+    regressor: RandomForestRegressor
+
+    def predict(self, X: np.ndarray) -> np.ndarray:
+        """The matrix's rows for new tasks (tasks x columns)."""
+        U = self.regressor.predict(X).reshape(len(X), -1)
+        return self.bias[None, :] + U @ self.V.T
+
+
+def fit_latent_factors(
+    M: np.ndarray,
+    X: np.ndarray,
+    n_factors: int,
+    reg: float,
+    n_iter: int,
+    n_estimators: int,
+    seed: int,
+) -> LatentFactors:
+    """ALORS's model of ``M`` (tasks x methods, NaN where unmeasured) from task features
+    ``X``: :func:`factorize`, then a random forest from ``X`` to the task factors."""
+    rng = np.random.default_rng(seed)
+    k = max(1, min(n_factors, M.shape[1]))
+    bias, U, V = factorize(M, k, reg, n_iter, rng)
+    forest = RandomForestRegressor(
+        n_estimators=n_estimators,
+        min_samples_leaf=2,
+        max_features=0.5,
+        random_state=seed,
+        n_jobs=1,
+    )
+    return LatentFactors(bias, V, forest.fit(X, U))
+
+
 class ALORSSelector(Selector):
     """Latent factors of the normalized-performance matrix; a random forest maps task
     meta-features to latent task factors; score = method bias + u(x) . v_method."""
@@ -61,20 +100,15 @@ class ALORSSelector(Selector):
         self.random_state = random_state
 
     def _fit(self, table: PerformanceTable) -> None:
-        rng = np.random.default_rng(self.random_state)
-        M = table.normalized
-        k = max(1, min(self.n_factors, table.n_methods))
-        self.bias_, U, self.V_ = factorize(M, k, self.reg, self.n_iter, rng)
         X = self.features_.transform_tasks(table.task_dicts())
-        self.regressor_ = RandomForestRegressor(
-            n_estimators=self.n_estimators,
-            min_samples_leaf=2,
-            max_features=0.5,
-            random_state=self.random_state,
-            n_jobs=1,
-        ).fit(X, U)
+        self.latent_ = self.fit_matrix(table.normalized, X)
+
+    def fit_matrix(self, M: np.ndarray, X: np.ndarray) -> LatentFactors:
+        """This selector's model of any tasks x methods matrix (MetaInf's ``latent`` view
+        uses it on the within-task advantages)."""
+        return fit_latent_factors(
+            M, X, self.n_factors, self.reg, self.n_iter, self.n_estimators, self.random_state
+        )
 
     def _score_known(self, tasks: list[Mapping[str, Any]]) -> np.ndarray:
-        U = self.regressor_.predict(self.features_.transform_tasks(tasks))
-        U = U.reshape(len(tasks), -1)
-        return self.bias_[None, :] + U @ self.V_.T
+        return self.latent_.predict(self.features_.transform_tasks(tasks))

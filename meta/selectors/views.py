@@ -25,7 +25,7 @@ an inner cross-validation.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -33,7 +33,7 @@ from sklearn.ensemble import HistGradientBoostingRegressor, RandomForestRegresso
 from sklearn.neighbors import NearestNeighbors
 from sklearn.preprocessing import StandardScaler
 
-from meta.selectors.alors import ALORSSelector, factorize
+from meta.selectors.alors import ALORSSelector, LatentFactors
 
 
 def additive_fit(Y: np.ndarray, n_iter: int = 100) -> tuple[np.ndarray, np.ndarray]:
@@ -137,19 +137,18 @@ EXTRA_VIEWS = ("per_method", "neighbours", "physics", "latent")
 PHYSICS_PRESET = "large"
 
 
-def _forest(n_estimators: int, seed: int) -> RandomForestRegressor:
-    """The forests of the per-method and latent views (ALORS's settings)."""
-    return RandomForestRegressor(
-        n_estimators=n_estimators,
-        min_samples_leaf=2,
-        max_features=0.5,
-        random_state=seed,
-        n_jobs=1,
-    )
-
-
 def _pairs(Xt: np.ndarray, Xm: np.ndarray, Xp: np.ndarray, ti: np.ndarray, mj: np.ndarray):
     return np.hstack([Xt[ti], Xm[mj], Xp[ti, mj]])
+
+
+def _place(columns: Mapping[str, np.ndarray], methods: Sequence[str], off: np.ndarray):
+    """A tasks x methods matrix: each method's column from ``columns`` where it has one,
+    its offset otherwise (a method the view knows nothing of)."""
+    out = off.copy()
+    for j, meth in enumerate(methods):
+        if meth in columns:
+            out[:, j] = columns[meth]
+    return out
 
 
 def _predict_models(models: list[tuple[str, Any]], X: np.ndarray) -> np.ndarray:
@@ -251,22 +250,24 @@ class ViewSet:
         for j, m in enumerate(self.methods_):
             rows = ~np.isnan(Y[:, j])
             if rows.sum() >= 4:
-                forests[m] = _forest(100, self.seed).fit(Xt[rows], Y[rows, j])
+                forest = RandomForestRegressor(
+                    n_estimators=100,
+                    min_samples_leaf=2,
+                    max_features=0.5,
+                    random_state=self.seed,
+                    n_jobs=1,
+                )
+                forests[m] = forest.fit(Xt[rows], Y[rows, j])
         return forests
 
-    def _fit_latent(self, Xt: np.ndarray, R: np.ndarray) -> tuple[Any, np.ndarray, np.ndarray]:
-        """ALORS on the within-task advantages, with ALORS's own defaults: normalized
-        performance ``exp(R - max R)`` ~ bias + U V^T, and a forest from task features to
-        ``U``. None with fewer than two comparative tasks."""
+    def _fit_latent(self, Xt: np.ndarray, R: np.ndarray) -> LatentFactors | None:
+        """ALORS, with its own defaults, on the normalized performance ``exp(R - max R)``
+        of the within-task advantages. None with fewer than two comparative tasks."""
         keep = ~np.isnan(R).all(1)
         if keep.sum() < 2:
             return None
-        alors = ALORSSelector()
         N = np.exp(R[keep] - np.nanmax(R[keep], axis=1, keepdims=True))
-        rank = max(1, min(alors.n_factors, N.shape[1]))
-        rng = np.random.default_rng(self.seed)
-        bias, U, V = factorize(N, rank, alors.reg, alors.n_iter, rng)
-        return _forest(alors.n_estimators, self.seed).fit(Xt[keep], U), bias, V
+        return ALORSSelector(random_state=self.seed).fit_matrix(N, Xt[keep])
 
     # ------------------------------------------------------------------ predicting
     def offsets(self, methods: Sequence[str]) -> np.ndarray:
@@ -304,11 +305,7 @@ class ViewSet:
         pred = {m: f.predict(Xt) for m, f in self.forests_.items()}
         level = np.mean(list(pred.values()), axis=0)
         mean_off = np.mean([self.offsets_.get(m, self.default_offset_) for m in pred])
-        out = off.copy()
-        for j, meth in enumerate(methods):
-            if meth in pred:
-                out[:, j] = pred[meth] - level + mean_off
-        return out
+        return _place({m: p - level + mean_off for m, p in pred.items()}, methods, off)
 
     def _latent(self, Xt: np.ndarray, methods: Sequence[str], off: np.ndarray) -> np.ndarray:
         """The log of the predicted normalized performance, centred like ``per_method``
@@ -316,16 +313,10 @@ class ViewSet:
         method never seen."""
         if self.latent_ is None:
             return off.copy()
-        forest, bias, V = self.latent_
-        N = bias[None, :] + forest.predict(Xt).reshape(len(Xt), -1) @ V.T
-        L = np.log(np.clip(N, 0.02, None))  # a prediction of "hopeless": 2 % of the best
+        # a prediction of "hopeless" counts as 2 % of the best
+        L = np.log(np.clip(self.latent_.predict(Xt), 0.02, None))
         L += np.mean(self.offsets(self.methods_)) - L.mean(1, keepdims=True)
-        col = {meth: j for j, meth in enumerate(self.methods_)}
-        out = off.copy()
-        for j, meth in enumerate(methods):
-            if meth in col:
-                out[:, j] = L[:, col[meth]]
-        return out
+        return _place(dict(zip(self.methods_, L.T, strict=True)), methods, off)
 
     def _neighbours(self, Xt: np.ndarray, methods: Sequence[str], off: np.ndarray) -> np.ndarray:
         """Distance-weighted mean advantage over the nearest training tasks that ran the
