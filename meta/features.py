@@ -388,9 +388,11 @@ class MetaFeaturizer(BaseEstimator):
     def method_embedding_width(self) -> int:
         """Columns of :meth:`transform_methods` taken by the description embedding (the
         first ones); the rest are the method's numeric facts and one-hot id."""
-        if self._embedder_ is None:
-            return 0
-        proj = self.projections_.get("method")
+        return self._embedding_width("method") if self._embedder_ is not None else 0
+
+    def _embedding_width(self, role: str) -> int:
+        """Columns one role's embedding takes: its projection's, else the full vector."""
+        proj = self.projections_.get(role)
         return proj.n_components_ if proj is not None else self.embedding_dim_
 
     def block_slices(self) -> dict[str, slice]:
@@ -400,11 +402,7 @@ class MetaFeaturizer(BaseEstimator):
         start += len(self.numeric_names_)
         if self._embedder_ is not None:
             for r in self.active_roles_:
-                width = (
-                    self.projections_[r].n_components_
-                    if r in self.projections_
-                    else self.embedding_dim_
-                )
+                width = self._embedding_width(r)
                 out[r] = slice(start, start + width)
                 start += width
         return out
