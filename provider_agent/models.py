@@ -89,6 +89,16 @@ RANDOM_SIZES: dict[str, dict[str, Any]] = {
         max_position_embeddings=2048,
         initializer_range=0.04,
     ),
+    "19m": dict(  # between the overhead-bound 7m and the 48m: small width, GQA 3:1, 16k vocab
+        hidden_size=384,
+        intermediate_size=1024,
+        num_hidden_layers=8,
+        num_attention_heads=6,
+        num_key_value_heads=2,
+        vocab_size=16384,
+        max_position_embeddings=2048,
+        initializer_range=0.04,
+    ),
     "deep-69m": dict(  # deep and narrow: 32 layers of small matrices, GQA 3:1
         hidden_size=384,
         intermediate_size=1024,

@@ -4,6 +4,7 @@
 #   scripts/make_metadataset.sh --budget-s 5400   # the `cpu` grid, 90 minutes of it
 #   GRID=cpu-v1 scripts/make_metadataset.sh      # the first data set (cpu-v1.*), ~45-60 min
 #   GRID=smoke scripts/make_metadataset.sh       # seconds, tiny model, to try the pipeline
+#   GRID=cpu-more TABLE=cpu scripts/make_metadataset.sh   # later models, into cpu.csv
 #
 # Grid `cpu` (provider_agent/bench/presets.py): a zoo of 7 Llama-family models (SmolLM2-135M
 # and random-weight models of 7M to 362M parameters), this host's 1- and 2-thread profiles
@@ -19,7 +20,11 @@
 # On another host the same command adds that host's profiles (other names, other
 # hardware ids) to the committed table.
 #
-# Writes (OUT defaults to data/metadataset, names take the grid name):
+# Grid `cpu-more`: models added to the zoo after that design was dealt (random:19m), each
+# `qmc` workload on one of the host's profiles (32 tasks per model), written into the table
+# named by TABLE.
+#
+# Writes (OUT defaults to data/metadataset, names take TABLE, default the grid name):
 #   cpu.csv               long format: model, hardware, workload, method, one column per metric
 #   cpu.json              the same rows with modelId/hardwareId/workloadId/methodId/reportHash,
 #                         unavailable methods with reasons, failed cells with errors
@@ -31,6 +36,7 @@ set -euo pipefail
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 PY="${PYTHON:-$HERE/.venv/bin/python}"
 GRID="${GRID:-cpu}"
+TABLE="${TABLE:-$GRID}"
 OUT="${OUT:-$HERE/data/metadataset}"
 cd "$HERE"
 export HF_HUB_OFFLINE=1 TOKENIZERS_PARALLELISM=false
@@ -42,11 +48,11 @@ fi
 # resume from the committed table too (a new session has no checkpoint) and keep what
 # other hosts added to it
 UPDATE=()
-[[ -f "$OUT/$GRID.json" ]] && UPDATE=(--update "$OUT/$GRID.json" --skip-measured)
+[[ -f "$OUT/$TABLE.json" ]] && UPDATE=(--update "$OUT/$TABLE.json" --skip-measured)
 start=$(date +%s)
 "$PY" -m metainf_cli.main provider bench --grid "$GRID" "${UPDATE[@]}" \
-  --csv "$OUT/$GRID.csv" --json "$OUT/$GRID.json" \
-  --descriptors "$OUT/$GRID.descriptors.json" --summary "$OUT/$GRID.summary.json" \
+  --csv "$OUT/$TABLE.csv" --json "$OUT/$TABLE.json" \
+  --descriptors "$OUT/$TABLE.descriptors.json" --summary "$OUT/$TABLE.summary.json" \
   --log "${LOG:-/tmp/metainf-$GRID-workers.log}" \
   --checkpoint "${CHECKPOINT:-$HERE/.metainf/bench-$GRID.cells.jsonl}" "$@"
-echo "grid $GRID took $(( ($(date +%s) - start) / 60 )) min; wrote $OUT/$GRID.csv" >&2
+echo "grid $GRID took $(( ($(date +%s) - start) / 60 )) min; wrote $OUT/$TABLE.csv" >&2
