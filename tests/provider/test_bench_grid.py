@@ -41,6 +41,15 @@ def test_every_preset_names_known_methods_and_workloads(name):
     assert grid.methods == GRIDS[name]["methods"] and grid.config.repetitions >= 3
 
 
+def test_a_later_model_gets_a_design_of_its_own():
+    """Adding a model to the `cpu` zoo would re-deal every host's tasks; `cpu-more` does not."""
+    cpu, more = grid_from_options("cpu"), grid_from_options("cpu-more")
+    assert not set(more.models) & set(cpu.models)
+    assert len(more.tasks) == len(more.models) * len(more.workloads)  # one profile each
+    assert {t[2] for t in more.tasks} == set(more.workloads)
+    assert {t[1] for t in more.tasks} == set(more.hardware)  # both profiles get some
+
+
 def test_options_override_the_preset():
     grid = grid_from_options(None, models=("random:tiny",), methods=("hf-eager",), reps=5)
     assert grid.models == ("random:tiny",) and grid.methods == ("hf-eager",)
