@@ -31,7 +31,9 @@ def test_bad_grid_is_a_clear_error(tiny_model):
         )
     with pytest.raises(ValueError, match="at least one of methods"):
         GridSpec(models=("x",), hardware=("cpu-1t",), workloads=("chat",), methods=())
-    with pytest.raises(ValueError, match=r"unknown grid 'gpu-tiny' \(have cpu, cpu-more, cpu-v1, cpu-quick"):
+    with pytest.raises(
+        ValueError, match=r"unknown grid 'gpu-tiny' \(have cpu, cpu-more, cpu-v1, cpu-quick"
+    ):
         grid_from_options("gpu-tiny")
 
 
