@@ -12,6 +12,7 @@ import numpy as np
 from sklearn.ensemble import RandomForestRegressor
 
 from meta.selectors.base import Selector
+from meta.selectors.regression import random_forest
 from meta.table import PerformanceTable
 
 
@@ -69,14 +70,7 @@ def fit_latent_factors(
     rng = np.random.default_rng(seed)
     k = max(1, min(n_factors, M.shape[1]))
     bias, U, V = factorize(M, k, reg, n_iter, rng)
-    forest = RandomForestRegressor(
-        n_estimators=n_estimators,
-        min_samples_leaf=2,
-        max_features=0.5,
-        random_state=seed,
-        n_jobs=1,
-    )
-    return LatentFactors(bias, V, forest.fit(X, U))
+    return LatentFactors(bias, V, random_forest(n_estimators, seed).fit(X, U))
 
 
 class ALORSSelector(Selector):

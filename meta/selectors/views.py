@@ -29,11 +29,12 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
-from sklearn.ensemble import HistGradientBoostingRegressor, RandomForestRegressor
+from sklearn.ensemble import HistGradientBoostingRegressor
 from sklearn.neighbors import NearestNeighbors
 from sklearn.preprocessing import StandardScaler
 
 from meta.selectors.alors import ALORSSelector, LatentFactors
+from meta.selectors.regression import random_forest
 
 
 def additive_fit(Y: np.ndarray, n_iter: int = 100) -> tuple[np.ndarray, np.ndarray]:
@@ -250,14 +251,7 @@ class ViewSet:
         for j, m in enumerate(self.methods_):
             rows = ~np.isnan(Y[:, j])
             if rows.sum() >= 4:
-                forest = RandomForestRegressor(
-                    n_estimators=100,
-                    min_samples_leaf=2,
-                    max_features=0.5,
-                    random_state=self.seed,
-                    n_jobs=1,
-                )
-                forests[m] = forest.fit(Xt[rows], Y[rows, j])
+                forests[m] = random_forest(100, self.seed).fit(Xt[rows], Y[rows, j])
         return forests
 
     def _fit_latent(self, Xt: np.ndarray, R: np.ndarray) -> LatentFactors | None:
