@@ -29,31 +29,26 @@ MODEL_ZOO = (
 # 48m, so that the smallest model's behaviour is not a pure extrapolation.
 MORE_MODELS = ("random:19m",)
 
+# What every task of the committed CPU table shares: this host's 1- and 2-thread profiles,
+# the `qmc` workloads, every CPU method, 1 warm-up + 3 measured repetitions. The `cpu` and
+# `cpu-more` grids differ only in their models and how densely the design samples them.
+_CPU_TABLE: dict[str, Any] = dict(
+    hardware=("cpu-1t@host", "cpu-2t@host"),
+    workloads=("qmc",),
+    methods=(*_HF_CPU, "hf-int8-ngram", *_ORT, *_VLLM),
+    reps=3,
+    warmup=1,
+)
+
 GRIDS: dict[str, dict[str, Any]] = {
     # the committed CPU meta-data set (data/metadataset/cpu.csv): the model zoo x this host's
-    # 1- and 2-thread profiles x the 32 workloads of the `qmc` design, sampled (every
-    # workload on 5 model/profile pairs: 160 tasks), every CPU method on every task
-    "cpu": dict(
-        models=MODEL_ZOO,
-        hardware=("cpu-1t@host", "cpu-2t@host"),
-        workloads=("qmc",),
-        tasks_per_workload=5,
-        methods=(*_HF_CPU, "hf-int8-ngram", *_ORT, *_VLLM),
-        reps=3,
-        warmup=1,
-    ),
+    # profiles x the 32 workloads of the `qmc` design, sampled (every workload on 5
+    # model/profile pairs: 160 tasks), every CPU method on every task
+    "cpu": dict(_CPU_TABLE, models=MODEL_ZOO, tasks_per_workload=5),
     # models added to the zoo after the `cpu` design was dealt (adding them there would
     # re-deal every host's tasks): each `qmc` workload on one of this host's two profiles,
     # 32 tasks per model, measured into the same table (TABLE=cpu scripts/make_metadataset.sh)
-    "cpu-more": dict(
-        models=MORE_MODELS,
-        hardware=("cpu-1t@host", "cpu-2t@host"),
-        workloads=("qmc",),
-        tasks_per_workload=1,
-        methods=(*_HF_CPU, "hf-int8-ngram", *_ORT, *_VLLM),
-        reps=3,
-        warmup=1,
-    ),
+    "cpu-more": dict(_CPU_TABLE, models=MORE_MODELS, tasks_per_workload=1),
     # the first CPU data set (data/metadataset/cpu-v1.csv, an Intel Xeon): 2 models x 2
     # profiles x six hand-written workloads, 12 methods, ~45-60 min on an idle 2-core host
     "cpu-v1": dict(
