@@ -55,7 +55,13 @@ from meta.selectors.base import Selector
 from meta.selectors.views import EXTRA_VIEWS, GBM_PRESETS, ViewSet, additive_fit
 from meta.table import PerformanceTable
 
-__all__ = ["GBM_PRESETS", "MetaInfSelector", "additive_fit", "stack_weights"]
+__all__ = [
+    "GBM_PRESETS",
+    "MetaInfSelector",
+    "additive_fit",
+    "bagged_stack_weights",
+    "stack_weights",
+]
 
 COMBINES = ("stack", "select")
 STACK_FOCUS = ("normalized", "uniform")
@@ -86,12 +92,17 @@ def blend_scores(preds: Mapping[str, np.ndarray], blend: Blend) -> np.ndarray:
 
 
 def _centred(M: np.ndarray, obs: np.ndarray) -> np.ndarray:
-    M = np.where(obs, M, np.nan)
-    return M - np.nanmean(M, axis=1, keepdims=True)
+    """``M`` minus each row's mean over its observed cells (NaN elsewhere)."""
+    seen = obs & ~np.isnan(M)
+    mean = np.where(seen, M, 0.0).sum(1, keepdims=True) / np.maximum(seen.sum(1, keepdims=True), 1)
+    return np.where(seen, M - mean, np.nan)
 
 
 def stack_weights(
-    oof: Mapping[str, np.ndarray], Y: np.ndarray, focus: str = "normalized"
+    oof: Mapping[str, np.ndarray],
+    Y: np.ndarray,
+    focus: str = "normalized",
+    row_weights: np.ndarray | None = None,
 ) -> Weights:
     """Non-negative least squares of the within-task (task-centred) log performance ``Y``
     on the views' out-of-fold predictions, every task weighing the same.
@@ -101,7 +112,8 @@ def stack_weights(
     the fast methods compare, not on how slow a hopeless one is, which otherwise
     dominates squared errors. ``"uniform"`` weighs all pairs of a task alike. Weights are
     not renormalised: their sum is how far the views' advantages are to be believed,
-    which keeps the absolute predictions used for budgets calibrated."""
+    which keeps the absolute predictions used for budgets calibrated. ``row_weights``
+    (one per task, >= 0) multiplies each task's weight: a bootstrap's multiplicities."""
     if focus not in STACK_FOCUS:
         raise ValueError(f"focus must be one of {list(STACK_FOCUS)}, not {focus!r}")
     obs = ~np.isnan(Y)
@@ -115,12 +127,48 @@ def stack_weights(
         best = np.where(obs, Y0, -np.inf).max(1, keepdims=True)
         W = np.where(obs, np.exp(Y0 - np.where(np.isfinite(best), best, 0.0)), 0.0)
     W = W / np.maximum(W.sum(1, keepdims=True), 1e-12)  # every task weighs the same
+    if row_weights is not None:
+        W = W * np.asarray(row_weights, dtype=float)[:, None]
+        obs &= W > 0
+        if not obs.any():
+            return {"offsets": 1.0}
     sw = np.sqrt(W[obs])
     A = np.column_stack([_centred(oof[v], obs)[obs] for v in names]) * sw[:, None]
     w, _ = nnls(A, _centred(Y, obs)[obs] * sw)
     if w.sum() <= 1e-9:  # nothing transfers: keep the SBS order
         return {"offsets": 1.0}
     return {v: float(x) for v, x in zip(names, w, strict=True) if x > 1e-9}
+
+
+def bagged_stack_weights(
+    oof: Mapping[str, np.ndarray],
+    Y: np.ndarray,
+    groups: np.ndarray,
+    n_bags: int,
+    focus: str = "normalized",
+    seed: int = 0,
+) -> Weights:
+    """The mean of :func:`stack_weights` over ``n_bags`` bootstrap samples of the inner
+    groups (``n_bags=0``: one fit on all of them).
+
+    With few groups (six training models) the least-squares weights hinge on which
+    groups happen to be there: a view that helps on two of the six gets weight zero if
+    the other four outvote it, and the held-out group is yet another draw. Averaging
+    the weights over resamples of the groups (bagging the super learner) keeps such a
+    view in the blend with a weight that grows with how often it helps, which is what
+    an unseen group calls for; a view that never helps still gets zero."""
+    if n_bags <= 0:
+        return stack_weights(oof, Y, focus)
+    groups = np.asarray(groups, dtype=object)
+    uniq = sorted(set(groups), key=str)
+    index = np.array([uniq.index(g) for g in groups])
+    rng = np.random.default_rng(seed)
+    total: dict[str, float] = {}
+    for _ in range(n_bags):
+        counts = np.bincount(rng.integers(0, len(uniq), len(uniq)), minlength=len(uniq))
+        for v, x in stack_weights(oof, Y, focus, row_weights=counts[index]).items():
+            total[v] = total.get(v, 0.0) + x / n_bags
+    return {v: x for v, x in total.items() if x > 1e-9}
 
 
 class MetaInfSelector(Selector):
@@ -143,6 +191,8 @@ class MetaInfSelector(Selector):
     stack_focus: how the super learner weighs (task, method) pairs: ``"normalized"``
         (by the method's normalized performance on the task) or ``"uniform"``; see
         :func:`stack_weights`.
+    stack_bags: bootstrap samples of the inner groups whose stack weights are averaged
+        (:func:`bagged_stack_weights`); 0 for one fit on all groups.
     blend: a fixed equal-weight blend instead of the inner CV's, written as the labels of
         :meth:`fit_info`: ``"large/1+per_method"``, ``"small/0"`` (the offsets alone),
         ``"per_method+neighbours"`` (no pair model); for ablations.
@@ -168,6 +218,7 @@ class MetaInfSelector(Selector):
         views: Sequence[str] = EXTRA_VIEWS,
         combine: str = "stack",
         stack_focus: str = "normalized",
+        stack_bags: int = 50,
         blend: str | None = None,
         use_pairs: bool = True,
         inner_folds: int = 4,
@@ -187,6 +238,7 @@ class MetaInfSelector(Selector):
         self.views = views
         self.combine = combine
         self.stack_focus = stack_focus
+        self.stack_bags = stack_bags
         self.blend = blend
         self.use_pairs = use_pairs
         self.inner_folds = inner_folds
@@ -207,6 +259,8 @@ class MetaInfSelector(Selector):
             raise ValueError(f"stack_focus must be one of {list(STACK_FOCUS)}")
         if self.combine not in COMBINES:
             raise ValueError(f"combine must be one of {list(COMBINES)}, not {self.combine!r}")
+        if int(self.stack_bags) != self.stack_bags or self.stack_bags < 0:
+            raise ValueError(f"stack_bags must be an integer >= 0, not {self.stack_bags!r}")
         if self.complexity not in ("auto", *GBM_PRESETS):
             raise ValueError(f"complexity must be 'auto' or one of {list(GBM_PRESETS)}")
         bad = set(self.views) - set(EXTRA_VIEWS)
@@ -300,7 +354,14 @@ class MetaInfSelector(Selector):
             else:
                 rows = ~np.isnan(oof["offsets"]).all(1)
                 oof_rows = {v: p[rows] for v, p in oof.items()}
-                self.weights_ = stack_weights(oof_rows, Y[rows], self.stack_focus)
+                self.weights_ = bagged_stack_weights(
+                    oof_rows,
+                    Y[rows],
+                    self._oof_groups[rows],
+                    int(self.stack_bags),
+                    self.stack_focus,
+                    self.random_state,
+                )
                 self.inner_scores_ = {v: _pick_score(oof[v], Y) for v in names}
                 self.inner_scores_["stack"] = _pick_score(mix(oof, self.weights_), Y)
                 if not self.inner_scores_["stack"] > self.inner_scores_["offsets"]:
@@ -355,6 +416,7 @@ class MetaInfSelector(Selector):
         uniq = sorted(set(groups[comp]), key=str)
         if len(uniq) < 2:
             return None
+        self._oof_groups = np.asarray(groups, dtype=object)  # what the stack bootstraps
         # few groups (leave one model of six out): leave each one out in turn, so that the
         # inner fits train on as many groups as the outer one, less one; views that need
         # more groups to extrapolate (per-method forests) are not judged on fewer

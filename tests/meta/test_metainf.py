@@ -8,7 +8,7 @@ import pytest
 from meta.embeddings import HashingEmbedder
 from meta.features import MetaFeaturizer
 from meta.selectors import MetaInfSelector, SingleBestSelector, Task
-from meta.selectors.metainf import stack_weights
+from meta.selectors.metainf import bagged_stack_weights, stack_weights
 from meta.synthetic import make_rule_table
 from meta.table import PerformanceTable, task_key
 
@@ -111,6 +111,27 @@ def test_stack_weights_recover_a_known_mixture():
     with pytest.raises(ValueError, match="focus"):
         stack_weights({"a": a}, Y, "top-3")
     assert stack_weights({"offsets": -a}, Y) == {"offsets": 1.0}  # nothing transfers
+
+
+def test_bagged_stack_weights_keep_a_view_that_helps_on_some_groups():
+    rng = np.random.default_rng(1)
+    n = 300
+    groups = np.repeat(np.arange(6), n // 6)
+    a, noise, junk = (rng.normal(size=(n, 6)) for _ in range(3))
+    local = np.where((groups < 2)[:, None], a, rng.normal(size=(n, 6)))  # right on 2 of 6
+    Y = a + 0.05 * noise + rng.normal(size=(n, 1))
+    views = {"a": 0.9 * a + 0.1 * noise, "local": local, "junk": junk}
+    assert bagged_stack_weights(views, Y, groups, 0) == stack_weights(views, Y)
+    bagged = bagged_stack_weights(views, Y, groups, 40, seed=0)
+    assert bagged == bagged_stack_weights(views, Y, groups, 40, seed=0)  # seeded
+    assert abs(sum(bagged.values()) - sum(stack_weights(views, Y).values())) < 0.1
+    assert bagged["a"] > bagged.get("local", 0.0) > bagged.get("junk", 0.0)
+    only = stack_weights(views, Y, row_weights=(groups < 2).astype(float))
+    assert only["local"] > 0.2  # on the groups where it is right it carries weight
+    assert stack_weights(views, Y, row_weights=np.zeros(n)) == {"offsets": 1.0}
+    train, _ = _table(0, 60)
+    with pytest.raises(ValueError, match="stack_bags"):
+        MetaInfSelector(stack_bags=-1).fit(train, MetaFeaturizer(use_embeddings=False).fit(train))
 
 
 def test_pair_physics_reach_the_pair_model():
