@@ -23,18 +23,20 @@ with the views ``b(m)`` (method offsets), ``b + g(t, m)`` (``g`` the pair regres
 what the offsets leave: a least-squares *pairwise* loss, differences between methods of
 one task whatever the task's speed; two tree capacities), ``b + g'`` (the same on
 numbers only, no embeddings: ``physics``), per-method forests, neighbours and ALORS's
-latent factors of normalized performance (``latent``), all on the same within-task scale. How the views are weighed is learned by an
-*inner* grouped cross-validation on the training tasks only (nothing about the test fold
-is used), in one of two ways:
+latent factors of normalized performance (``latent``), all on the same within-task
+scale. How the views are weighed is learned by an *inner* grouped cross-validation on
+the training tasks only (nothing about the test fold is used), in one of two ways:
 
 * ``combine="stack"`` (default, a super learner): every view predicts the held-out groups
   of every inner fold; non-negative least squares of the measured within-task log
   performance on those out-of-fold predictions gives each view its weight. It fits a few
   weights on thousands of (task, method) pairs, so it is far less noisy than choosing by
   the pick score of a few dozen held-out tasks, and a view that does not transfer to
-  unseen groups gets weight zero. The stack replaces the SBS order (the offsets) only if
-  its inner pick score is higher: where one method wins nearly everywhere, a good fit
-  of the advantages can still pick worse than always taking it;
+  unseen groups gets weight zero. The weights are averaged over bootstrap samples of
+  the inner groups (``stack_bags``), so that with few groups (six training models) they
+  do not hinge on which ones happen to be there. The stack replaces the SBS order (the
+  offsets) only if its inner pick score is higher: where one method wins nearly
+  everywhere, a good fit of the advantages can still pick worse than always taking it;
 * ``combine="select"``: the equal-weight blend (shrinkage, tree capacity, views) with the
   best inner score, scored like the evaluation (mean normalized performance of the
   pick): the earlier rule, kept for the ablation.
