@@ -162,12 +162,13 @@ def bagged_stack_weights(
     if n_bags <= 0:
         return stack_weights(oof, Y, focus)
     groups = np.asarray(groups, dtype=object)
-    uniq = sorted(set(groups), key=str)
-    index = np.array([uniq.index(g) for g in groups])
+    position = {g: i for i, g in enumerate(sorted(set(groups), key=str))}
+    index = np.array([position[g] for g in groups])
+    n_groups = len(position)
     rng = np.random.default_rng(seed)
     total: dict[str, float] = {}
     for _ in range(n_bags):
-        counts = np.bincount(rng.integers(0, len(uniq), len(uniq)), minlength=len(uniq))
+        counts = np.bincount(rng.integers(0, n_groups, n_groups), minlength=n_groups)
         for v, x in stack_weights(oof, Y, focus, row_weights=counts[index]).items():
             total[v] = total.get(v, 0.0) + x / n_bags
     return {v: x for v, x in total.items() if x > 1e-9}
