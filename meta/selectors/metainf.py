@@ -357,10 +357,11 @@ class MetaInfSelector(Selector):
             else:
                 rows = ~np.isnan(oof["offsets"]).all(1)
                 oof_rows = {v: p[rows] for v, p in oof.items()}
+                groups, _ = self._inner_groups(table)  # what the stack bootstraps
                 self.weights_ = bagged_stack_weights(
                     oof_rows,
                     Y[rows],
-                    self._oof_groups[rows],
+                    groups[rows],
                     int(self.stack_bags),
                     self.stack_focus,
                     self.random_state,
@@ -419,7 +420,6 @@ class MetaInfSelector(Selector):
         uniq = sorted(set(groups[comp]), key=str)
         if len(uniq) < 2:
             return None
-        self._oof_groups = np.asarray(groups, dtype=object)  # what the stack bootstraps
         # few groups (leave one model of six out): leave each one out in turn, so that the
         # inner fits train on as many groups as the outer one, less one; views that need
         # more groups to extrapolate (per-method forests) are not judged on fewer
