@@ -83,11 +83,8 @@ class LoadedModel:
 def make_selector(n_cells: int, random_state: int = 0):
     from meta.selectors import MetaInfSelector
 
-    # one stack fit, not bagged: the bagged stack keeps views with negligible weight
-    # (per-method forests, 20 forests per select) and the matcher predicts every
-    # candidate of every job with it (docs/meta.md, Benchmark: 7 ms -> 125 ms a select)
     complexity = "small" if n_cells < SMALL_TABLE_CELLS else "auto"
-    return MetaInfSelector(complexity=complexity, stack_bags=0, random_state=random_state)
+    return MetaInfSelector(complexity=complexity, random_state=random_state)
 
 
 def make_featurizer(dataset: Dataset):

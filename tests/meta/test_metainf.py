@@ -8,7 +8,7 @@ import pytest
 from meta.embeddings import HashingEmbedder
 from meta.features import MetaFeaturizer
 from meta.selectors import MetaInfSelector, SingleBestSelector, Task
-from meta.selectors.metainf import bagged_stack_weights, stack_weights
+from meta.selectors.metainf import bagged_stack_weights, prune_weights, stack_weights
 from meta.synthetic import make_rule_table
 from meta.table import PerformanceTable, task_key
 
@@ -132,6 +132,28 @@ def test_bagged_stack_weights_keep_a_view_that_helps_on_some_groups():
     train, _ = _table(0, 60)
     with pytest.raises(ValueError, match="stack_bags"):
         MetaInfSelector(stack_bags=-1).fit(train, MetaFeaturizer(use_embeddings=False).fit(train))
+
+
+def test_views_with_a_negligible_share_are_dropped_and_not_fitted():
+    pruned = prune_weights({"offsets": 0.2, "interaction/large": 0.79, "per_method": 0.01}, 0.02)
+    assert set(pruned) == {"offsets", "interaction/large"}
+    assert abs(sum(pruned.values()) - 1.0) < 1e-12  # the total is kept
+    assert abs(pruned["interaction/large"] / pruned["offsets"] - 0.79 / 0.2) < 1e-12
+    weights = {"a": 0.5, "b": 0.01}
+    assert prune_weights(weights, 0.0) == weights
+    train, _ = _table(0, 120)
+    feats = MetaFeaturizer(use_embeddings=False).fit(train)
+    kept = MetaInfSelector(complexity="small", stack_min_share=0.0).fit(train, feats)
+    shares = {v: w / sum(kept.weights_.values()) for v, w in kept.weights_.items()}
+    cut = sorted(shares.values())[0] + 1e-6  # a share that drops the smallest view
+    assert len(shares) >= 2, shares
+    pruned_sel = MetaInfSelector(complexity="small", stack_min_share=cut).fit(train, feats)
+    assert set(pruned_sel.weights_) == {v for v, x in shares.items() if x >= cut}
+    fitted = {f"interaction/{c}" for c in pruned_sel.views_.interactions_}
+    fitted |= set(pruned_sel.views_.extras)
+    assert fitted == set(pruned_sel.weights_) - {"offsets"}  # dropped views are not fitted
+    with pytest.raises(ValueError, match="stack_min_share"):
+        MetaInfSelector(stack_min_share=1.0).fit(train, feats)
 
 
 def test_pair_physics_reach_the_pair_model():
