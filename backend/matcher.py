@@ -40,7 +40,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import numpy as np
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -571,30 +571,39 @@ def _send_assign(ctx: MarketContext, result: MatchResult):  # noqa: ANN202 - a T
         raise
 
 
+def _lock_decision(session: Session, chain_id: int, job_id: int) -> MatchDecision:
+    """Hold the job's decision until the transaction ends, so that one worker at a time
+    sends its ``assignJob``: a redelivered message and the sweep's copy of it both find
+    the job open on chain while the first send is in flight, and the contract lets an
+    assigned job be assigned again. An UPDATE rather than SELECT ... FOR UPDATE because
+    SQLite has no row locks: there it takes the database's write lock instead."""
+    mine = (MatchDecision.chain_id == chain_id) & (MatchDecision.job_id == job_id)
+    session.execute(update(MatchDecision).where(mine).values(tx_hash=MatchDecision.tx_hash))
+    return session.scalars(select(MatchDecision).where(mine)).one()
+
+
 def _assign(ctx: MarketContext, result: MatchResult) -> MatchResult:
-    on_chain = ctx.market.jobs.get_job(result.job_id)
-    if on_chain.status is not JobStatus.OPEN:
-        result.status, result.reason = "not-open", f"job is {on_chain.status.name.lower()}"
-        return result
-    try:
-        receipt = _send_assign(ctx, result)
-    except ContractRevert as exc:
-        result.status, result.reason = "unmatched", f"assignJob reverted: {exc}"
-        with session_scope(ctx.config.database_url) as session:  # the sweep leaves it be
-            job = session.scalar(
+    with session_scope(ctx.config.database_url) as session:
+        decision = _lock_decision(session, ctx.chain_id, result.job_id)
+        if decision.tx_hash:  # another worker sent it while this one waited
+            result.tx_hash = decision.tx_hash
+            return result
+        on_chain = ctx.market.jobs.get_job(result.job_id)
+        if on_chain.status is not JobStatus.OPEN:
+            result.status, result.reason = "not-open", f"job is {on_chain.status.name.lower()}"
+            return result
+        try:
+            receipt = _send_assign(ctx, result)
+        except ContractRevert as exc:
+            result.status, result.reason = "unmatched", f"assignJob reverted: {exc}"
+            job = session.scalar(  # the sweep leaves it be
                 select(JobRow).where(
                     JobRow.chain_id == ctx.chain_id, JobRow.job_id == result.job_id
                 )
             )
             if job is not None:
                 job.unmatched_reason = result.reason
-        return result
-    result.tx_hash = receipt["transactionHash"].to_0x_hex()
-    with session_scope(ctx.config.database_url) as session:
-        d = session.scalar(
-            select(MatchDecision).where(
-                MatchDecision.chain_id == ctx.chain_id, MatchDecision.job_id == result.job_id
-            )
-        )
-        d.tx_hash = result.tx_hash
+            return result
+        result.tx_hash = receipt["transactionHash"].to_0x_hex()
+        decision.tx_hash = result.tx_hash
     return result

@@ -5,13 +5,16 @@ provider agent, and settled; bad claims and impossible jobs are caught, not cras
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
+from threading import Barrier
+
 import pytest
 from sqlalchemy import select
 from web3 import Web3
 
 from backend.dataset import build_dataset
 from backend.db import AttestationRow, JobRow, MatchDecision, session_scope
-from backend.matcher import match_and_assign
+from backend.matcher import MatchPolicy, _record, decide, match_and_assign
 from backend.settlement import settle_due
 from chain.clients import JobStatus
 from chain.connection import advance_time
@@ -104,6 +107,28 @@ def test_a_job_is_matched_to_the_fastest_exact_method_and_settled(world: World) 
         assert s.scalar(select(JobRow.status).where(JobRow.job_id == job_id)) == "finalized"
         decision = s.scalar(select(MatchDecision).where(MatchDecision.job_id == job_id))
         assert decision.tx_hash and decision.candidates[0]["method_id"] == result.method_id
+
+
+def test_workers_racing_on_a_decided_job_send_one_assignment(world: World) -> None:
+    # a decision whose assignJob was never recorded: what a redelivered message and the
+    # sweep's copy of it both find, and both see the job still open on chain
+    job_id = _submit(world)
+    with session_scope(world.url) as s:
+        job = s.scalar(select(JobRow).where(JobRow.job_id == job_id))
+        assert _record(s, world.ctx.chain_id, decide(s, world.ctx, job, MatchPolicy()))
+    start = Barrier(4)
+
+    def worker() -> str | None:
+        start.wait()
+        return match_and_assign(world.ctx, job_id).tx_hash
+
+    with ThreadPoolExecutor(4) as pool:
+        sent = [f.result() for f in [pool.submit(worker) for _ in range(4)]]
+    logs = world.market.jobs.logs("JobAssigned", world.ctx.deployment.block_number)
+    assert [log["args"]["jobId"] for log in logs].count(job_id) == 1
+    with session_scope(world.url) as s:
+        recorded = s.scalar(select(MatchDecision.tx_hash).where(MatchDecision.job_id == job_id))
+    assert recorded and set(sent) <= {recorded, None}
 
 
 def test_lossy_methods_need_the_client_s_consent(world: World) -> None:
