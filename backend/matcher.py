@@ -517,11 +517,7 @@ def match_and_assign(
         )
         if job is None:
             return MatchResult(job_id, "not-open", "the job is not indexed yet")
-        existing = session.scalar(
-            select(MatchDecision).where(
-                MatchDecision.chain_id == ctx.chain_id, MatchDecision.job_id == job_id
-            )
-        )
+        existing = session.scalar(select(MatchDecision).where(_decision_of(ctx.chain_id, job_id)))
         if existing is None:
             result = decide(session, ctx, job, policy)
             if result.status == "unmatched":
@@ -571,13 +567,17 @@ def _send_assign(ctx: MarketContext, result: MatchResult):  # noqa: ANN202 - a T
         raise
 
 
+def _decision_of(chain_id: int, job_id: int):  # noqa: ANN202 - a SQL condition
+    return (MatchDecision.chain_id == chain_id) & (MatchDecision.job_id == job_id)
+
+
 def _lock_decision(session: Session, chain_id: int, job_id: int) -> MatchDecision:
     """Hold the job's decision until the transaction ends, so that one worker at a time
     sends its ``assignJob``: a redelivered message and the sweep's copy of it both find
     the job open on chain while the first send is in flight, and the contract lets an
     assigned job be assigned again. An UPDATE rather than SELECT ... FOR UPDATE because
     SQLite has no row locks: there it takes the database's write lock instead."""
-    mine = (MatchDecision.chain_id == chain_id) & (MatchDecision.job_id == job_id)
+    mine = _decision_of(chain_id, job_id)
     session.execute(update(MatchDecision).where(mine).values(tx_hash=MatchDecision.tx_hash))
     return session.scalars(select(MatchDecision).where(mine)).one()
 
