@@ -512,9 +512,7 @@ def match_and_assign(
     policy = policy or MatchPolicy()
     url = ctx.config.database_url
     with session_scope(url) as session:
-        job = session.scalar(
-            select(JobRow).where(JobRow.chain_id == ctx.chain_id, JobRow.job_id == job_id)
-        )
+        job = _job_row(session, ctx.chain_id, job_id)
         if job is None:
             return MatchResult(job_id, "not-open", "the job is not indexed yet")
         existing = session.scalar(select(MatchDecision).where(_decision_of(ctx.chain_id, job_id)))
@@ -567,6 +565,12 @@ def _send_assign(ctx: MarketContext, result: MatchResult):  # noqa: ANN202 - a T
         raise
 
 
+def _job_row(session: Session, chain_id: int, job_id: int) -> JobRow | None:
+    return session.scalar(
+        select(JobRow).where(JobRow.chain_id == chain_id, JobRow.job_id == job_id)
+    )
+
+
 def _decision_of(chain_id: int, job_id: int):  # noqa: ANN202 - a SQL condition
     return (MatchDecision.chain_id == chain_id) & (MatchDecision.job_id == job_id)
 
@@ -596,11 +600,7 @@ def _assign(ctx: MarketContext, result: MatchResult) -> MatchResult:
             receipt = _send_assign(ctx, result)
         except ContractRevert as exc:
             result.status, result.reason = "unmatched", f"assignJob reverted: {exc}"
-            job = session.scalar(  # the sweep leaves it be
-                select(JobRow).where(
-                    JobRow.chain_id == ctx.chain_id, JobRow.job_id == result.job_id
-                )
-            )
+            job = _job_row(session, ctx.chain_id, result.job_id)  # the sweep leaves it be
             if job is not None:
                 job.unmatched_reason = result.reason
             return result
