@@ -13,10 +13,12 @@ import gc
 import os
 import sys
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from celery import Celery
 from celery.signals import task_postrun
 
+from backend.broker import TRANSPORT
 from backend.config import BackendConfig
 
 
@@ -69,6 +71,7 @@ def make_app(config: BackendConfig | None = None) -> Celery:
         accept_content=["json"],
         task_track_started=True,
         broker_connection_retry_on_startup=True,
+        broker_transport=_transport(config),
         broker_transport_options=_transport_options(config),
         result_expires=3600,
         beat_schedule={
@@ -88,6 +91,12 @@ def make_app(config: BackendConfig | None = None) -> Celery:
     app.conf.metainf = config
     app.autodiscover_tasks(["backend"], related_name="tasks", force=True)
     return app
+
+
+def _transport(config: BackendConfig) -> str | None:
+    """Plain ``redis://`` brokers go through :mod:`backend.broker` (the worker outlives a
+    Redis outage); other URLs keep the transport their scheme names."""
+    return TRANSPORT if urlsplit(config.broker_url).scheme == "redis" else None
 
 
 def _transport_options(config: BackendConfig) -> dict:

@@ -1,9 +1,11 @@
-"""Fixtures shared by every suite: real chains (in-process py-evm and a hardhat node)."""
+"""Fixtures shared by every suite: real chains (in-process py-evm and a hardhat node) and a
+private Redis."""
 
 from __future__ import annotations
 
 import socket
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -25,3 +27,14 @@ def hardhat_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         yield node.url
     finally:
         node.stop()
+
+
+@pytest.fixture
+def redis_url(tmp_path: Path) -> Iterator[str]:
+    """A redis-server of the test's own (no persistence), stopped after it."""
+    from tests.backend.processes import RedisServer
+
+    if not RedisServer.available():
+        pytest.skip("redis-server is not installed")
+    with RedisServer(tmp_path / "redis") as server:
+        yield server.url

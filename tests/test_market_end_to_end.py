@@ -15,7 +15,6 @@ import json
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -26,7 +25,6 @@ from chain.deploy import Deployment
 from tests.backend.processes import (
     REPO,
     Proc,
-    RedisServer,
     free_port,
     real_database,
     start_api,
@@ -69,14 +67,6 @@ def metainf(env: dict, *args: str, timeout_s: float = 600) -> str:
     )
     assert run.returncode == 0, f"metainf {' '.join(args)}:\n{run.stdout}\n{run.stderr}"
     return run.stdout
-
-
-@pytest.fixture
-def redis_url(tmp_path: Path) -> Iterator[str]:
-    if not RedisServer.available():
-        pytest.skip("redis-server is not installed")
-    with RedisServer(tmp_path / "redis") as server:
-        yield server.url
 
 
 def test_the_market_as_separate_processes(hardhat_url: str, redis_url: str, tmp_path: Path) -> None:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import shutil
 import signal
 import socket
@@ -52,15 +53,23 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def wait_for(condition: Callable[[], T], timeout_s: float, what: str, interval_s: float = 0.1) -> T:
-    """Poll ``condition`` until it returns something truthy; fail after ``timeout_s``."""
+def wait_for(
+    condition: Callable[[], T],
+    timeout_s: float,
+    what: str,
+    interval_s: float = 0.1,
+    explain: Callable[[], str] | None = None,
+) -> T:
+    """Poll ``condition`` until it returns something truthy; fail after ``timeout_s``,
+    with what ``explain()`` says about the stall in the error."""
     deadline = time.monotonic() + timeout_s
     while True:
         value = condition()
         if value:
             return value
         if time.monotonic() > deadline:
-            raise TimeoutError(f"timed out after {timeout_s:.0f}s waiting for {what}")
+            why = f"\n{explain()}" if explain is not None else ""
+            raise TimeoutError(f"timed out after {timeout_s:.0f}s waiting for {what}{why}")
         time.sleep(interval_s)
 
 
@@ -290,9 +299,11 @@ class RedisServer:
             self.proc.stop(timeout_s=10)
             self.proc = None
 
-    def restart(self) -> None:
-        """Stop (every queued and unacknowledged message is gone) and start on the same port."""
+    def restart(self, down_s: float = 0.0) -> None:
+        """Stop (every queued and unacknowledged message is gone), stay away ``down_s``
+        seconds (an outage, not a wait for anything), and start on the same port."""
         self.stop()
+        time.sleep(down_s)
         self.start()
 
     def __enter__(self) -> RedisServer:
@@ -592,3 +603,56 @@ def real_database(root: Path, prefer_postgres: bool = True) -> Iterator[str]:
         with admin.connect() as conn:
             conn.execute(text(f'DROP DATABASE "{name}" WITH (FORCE)'))
         admin.dispose()
+
+
+_NOTEWORTHY = re.compile(r"WARNING|ERROR|CRITICAL|Connected to|lost|retry|Cannot connect")
+
+
+def log_digest(proc: Proc, n_noteworthy: int = 25, n_last: int = 8) -> str:
+    """The log lines that tell a stalled run apart: warnings, errors, reconnects and
+    retries (tracebacks left out), then the last few lines whatever they are."""
+    lines = proc.log().splitlines()
+    marked = [ln for ln in lines if ln.startswith("[") and _NOTEWORTHY.search(ln)]
+    return "\n".join(
+        [f"--- {proc.name} ({'alive' if proc.alive() else 'exited'}): noteworthy"]
+        + [ln[:300] for ln in marked[-n_noteworthy:]]
+        + [f"--- {proc.name}: last {n_last} lines"]
+        + [ln[:300] for ln in lines[-n_last:]]
+    )
+
+
+def jobs_digest(market: SyntheticMarket, database_url: str, jobs: Sequence[int]) -> str:
+    """Each job as the chain and the backend see it: where a job stopped on its way."""
+    from sqlalchemy import select
+
+    from backend.db import JobRow, MatchDecision, session_scope
+
+    with session_scope(database_url) as s:
+        rows = {r.job_id: r for r in s.scalars(select(JobRow))}
+        decided = {d.job_id: d for d in s.scalars(select(MatchDecision))}
+        out = []
+        for j in jobs:
+            row, d = rows.get(j), decided.get(j)
+            chain = market.market.jobs.get_job(j).status.name.lower()
+            indexed = "not indexed" if row is None else f"indexed {row.status}"
+            if row is not None and row.unmatched_reason:
+                indexed += f" (unmatched: {row.unmatched_reason})"
+            if d is None:
+                decision = "no decision"
+            else:
+                to = d.provider[:10] if d.provider else "nobody"
+                sent = "sent" if d.tx_hash else "not sent"
+                decision = f"decided for {to}, {sent}: {d.reason}"
+            out.append(f"job {j}: chain {chain}; {indexed}; {decision}")
+    return "\n".join(out)
+
+
+def explain_stall(
+    market: SyntheticMarket, database_url: str, jobs: Sequence[int], procs: Sequence[Proc]
+) -> str:
+    """What a recovery test prints when it times out: CI keeps no process logs."""
+    try:
+        parts = [jobs_digest(market, database_url, jobs)]
+    except Exception as exc:  # noqa: BLE001 - a post-mortem must not hide the failure
+        parts = [f"(jobs unreadable: {exc!r})"]
+    return "\n".join(parts + [log_digest(p) for p in procs])

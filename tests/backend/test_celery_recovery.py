@@ -19,8 +19,9 @@ Which mechanism brings back the work a dead worker held:
   ``backend.index_chain`` resumes indexing from the stored cursor, and ``backend.sweep``
   (every 10 s) re-enqueues unverified attestation transactions, undecided open jobs and
   jobs decided but never sent on chain.
-* **Redis restarted** (no persistence: every queued and unacknowledged message is gone):
-  the worker and beat reconnect by themselves; beat and the sweep re-create the lost work.
+* **Redis restarted** (no persistence: every queued and unacknowledged message is gone),
+  and away for seconds: the worker and beat reconnect by themselves (the worker through
+  ``backend.broker``'s transport); beat and the sweep re-create the lost work.
 """
 
 from __future__ import annotations
@@ -42,6 +43,7 @@ from tests.backend.processes import (
     backend_env,
     backend_state,
     chain_positions,
+    explain_stall,
     real_database,
     start_beat,
     start_worker,
@@ -52,6 +54,7 @@ from tests.backend.processes import (
 pytestmark = [pytest.mark.slow, pytest.mark.hardhat]
 
 VISIBILITY_TIMEOUT_S = 3
+REDIS_DOWN_S = 5
 _INDEXED = re.compile(r"Task backend\.index_chain\[[0-9a-f-]+\] succeeded")
 N_JOBS = 8  # two providers take four open jobs each: every job finds a free one
 
@@ -185,7 +188,12 @@ def test_a_worker_killed_mid_batch_loses_and_duplicates_nothing(
         assert at_kill.verified < n, "the worker finished the batch before it was killed"
         assert lost, "no task was in flight when the worker was killed"
         new_worker()
-        wait_for(lambda: backend_state(url).verified == n, 120, "every attestation verified")
+        wait_for(
+            lambda: backend_state(url).verified == n,
+            120,
+            "every attestation verified",
+            explain=lambda: explain_stall(market, url, [], procs),
+        )
 
         # 2. matching: killed once the first job is decided
         jobs = [market.create_job(seed=i) for i in range(N_JOBS)]
@@ -196,9 +204,10 @@ def test_a_worker_killed_mid_batch_loses_and_duplicates_nothing(
         assert len(at_kill.decisions) < N_JOBS or at_kill.unsent, "matching was over already"
         assert lost, "no task was in flight when the worker was killed"
         new_worker()
-        wait_for(lambda: _all_assigned(market, jobs), 120, "every job assigned on chain")
+        stalled = lambda: explain_stall(market, url, jobs, procs)  # noqa: E731
+        wait_for(lambda: _all_assigned(market, jobs), 120, "every job assigned", explain=stalled)
         index()  # the assignments
-        wait_for(lambda: _caught_up(market, url, jobs), 60, "the indexer to catch up")
+        wait_for(lambda: _caught_up(market, url, jobs), 60, "the indexer", explain=stalled)
         _assert_exactly_once(market, url, jobs)
         if redis is not None:  # the very messages the dead workers held came back
             for dead, successor in zip(workers, workers[1:], strict=False):
@@ -231,20 +240,25 @@ def test_redis_restarted_under_load_loses_and_duplicates_nothing(
         beat = start_beat(env, tmp_path / "beat.log", wait=False)
         procs += [beat, start_worker(env, tmp_path / "worker.log")]
         worker = procs[-1]
-        wait_for(lambda: backend_state(url).verified == 32, 90, "the first wave verified")
+        jobs: list[int] = []
+        stalled = lambda: explain_stall(market, url, jobs, procs)  # noqa: E731
+        wait_for(lambda: backend_state(url).verified == 32, 90, "the first wave", explain=stalled)
 
         # load: a wave of single attestations and half the jobs, then the restart
         for provider in market.providers:
             market.post(provider, 12)
-        jobs = [market.create_job(seed=i) for i in range(N_JOBS // 2)]
-        wait_for(lambda: backend_state(url).verified > 32, 60, "the second wave flowing")
-        redis.restart()  # every queued and unacknowledged message is gone
+        jobs += [market.create_job(seed=i) for i in range(N_JOBS // 2)]
+        wait_for(lambda: backend_state(url).verified > 32, 60, "the second wave", explain=stalled)
+        # every queued and unacknowledged message is gone, and Redis stays away long
+        # enough for the worker to tear its connection down with tasks running (which
+        # stopped the worker with kombu's stock transport: see backend/broker.py)
+        redis.restart(down_s=REDIS_DOWN_S)
         for provider in market.providers:  # and work keeps coming while they reconnect
             market.post(provider, 4)
         jobs += [market.create_job(seed=i) for i in range(N_JOBS // 2, N_JOBS)]
 
-        wait_for(lambda: _all_assigned(market, jobs), 120, "every job assigned on chain")
-        wait_for(lambda: _caught_up(market, url, jobs), 90, "every attestation verified")
+        wait_for(lambda: _all_assigned(market, jobs), 120, "every job assigned", explain=stalled)
+        wait_for(lambda: _caught_up(market, url, jobs), 90, "every attestation", explain=stalled)
         _assert_exactly_once(market, url, jobs)
         assert worker.alive() and beat.alive(), "a process died instead of reconnecting"
         assert "Connection to broker lost" in worker.log()
