@@ -12,7 +12,14 @@ SOL := $(wildcard contracts/*.sol contracts/*/*.sol)
 
 .PHONY: setup demo test lint format test-contracts test-python test-fast bench contracts clean
 
-setup: $(PY_STAMP) $(NPM_STAMP) $(ARTIFACT_STAMP)
+# Tables too big to commit as text are committed gzipped (data/metadataset/*.json.gz;
+# scripts/make_metadataset.sh writes both) and unpacked here.
+PACKED_TABLES := $(patsubst %.json.gz,%.json,$(wildcard data/metadataset/*.json.gz))
+
+setup: $(PY_STAMP) $(NPM_STAMP) $(ARTIFACT_STAMP) $(PACKED_TABLES)
+
+data/metadataset/%.json: data/metadataset/%.json.gz
+	gunzip -c $< > $@.tmp && mv $@.tmp $@
 
 $(PY_STAMP): pyproject.toml
 	test -d $(VENV) || $(PYTHON) -m venv $(VENV)

@@ -35,7 +35,7 @@ class Channel(redis.Channel):
             log.warning(
                 "a channel of a lost broker connection asked for Redis: %d unacknowledged "
                 "message(s) left for the visibility timeout to deliver again",
-                len(self.qos._delivered) if self._qos is not None else 0,
+                len(self._qos._delivered) if self._qos is not None else 0,
             )
             raise RedisConnectionError("the channel's broker connection was closed")
         return super()._connparams(asynchronous=asynchronous)

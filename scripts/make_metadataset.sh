@@ -28,6 +28,7 @@
 #   cpu.csv               long format: model, hardware, workload, method, one column per metric
 #   cpu.json              the same rows with modelId/hardwareId/workloadId/methodId/reportHash,
 #                         unavailable methods with reasons, failed cells with errors
+#                         (committed as cpu.json.gz once over 4 MB; `make setup` unpacks it)
 #   cpu.descriptors.json  name -> descriptor for every model/hardware/workload/method (+ ids)
 #   cpu.summary.json      per-task winners and how often the single best method is right
 # and one canonical report per cell into the blob store ($METAINF_DATA_DIR/blobs, default
@@ -45,6 +46,9 @@ if ! "$PY" -c 'import vllm' 2>/dev/null; then
   echo "note: vLLM is not importable; its methods will be listed as unavailable" >&2
   echo "      (pip install -e '.[vllm]' && pip uninstall -y torchvision torchaudio torchcodec)" >&2
 fi
+# a table committed gzipped (over a few MB) is unpacked by `make setup`; unpack it here too
+PACKED="$OUT/$TABLE.json.gz"
+[[ -f "$PACKED" && ! -f "$OUT/$TABLE.json" ]] && gunzip -c "$PACKED" > "$OUT/$TABLE.json"
 # resume from the committed table too (a new session has no checkpoint) and keep what
 # other hosts added to it
 UPDATE=()
@@ -55,4 +59,8 @@ start=$(date +%s)
   --descriptors "$OUT/$TABLE.descriptors.json" --summary "$OUT/$TABLE.summary.json" \
   --log "${LOG:-/tmp/metainf-$GRID-workers.log}" \
   --checkpoint "${CHECKPOINT:-$HERE/.metainf/bench-$GRID.cells.jsonl}" "$@"
+# what is committed of a big table is its gzip (deterministic: no name, no time stamp)
+if [[ -f "$PACKED" ]] || (( $(stat -c %s "$OUT/$TABLE.json") > 4000000 )); then
+  gzip -9 -n -c "$OUT/$TABLE.json" > "$PACKED"
+fi
 echo "grid $GRID took $(( ($(date +%s) - start) / 60 )) min; wrote $OUT/$TABLE.csv" >&2
