@@ -176,6 +176,8 @@ def test_a_worker_killed_mid_batch_loses_and_duplicates_nothing(
             return redis is None or _INDEXED.search(workers[-1].log()) is not None
 
         workers: list[Proc] = []
+        jobs: list[int] = []
+        stalled = lambda: explain_stall(market, url, jobs, procs)  # noqa: E731
         if redis is None:
             procs.append(start_beat(env, tmp_path / "beat.log", wait=False))
         new_worker()
@@ -192,11 +194,11 @@ def test_a_worker_killed_mid_batch_loses_and_duplicates_nothing(
             lambda: backend_state(url).verified == n,
             120,
             "every attestation verified",
-            explain=lambda: explain_stall(market, url, [], procs),
+            explain=stalled,
         )
 
         # 2. matching: killed once the first job is decided
-        jobs = [market.create_job(seed=i) for i in range(N_JOBS)]
+        jobs += [market.create_job(seed=i) for i in range(N_JOBS)]
         index()
         at_kill, lost = _kill_when(
             workers[-1], url, lambda s: len(s.decisions) > 0 and fanned_out(), "a decision"
@@ -204,10 +206,19 @@ def test_a_worker_killed_mid_batch_loses_and_duplicates_nothing(
         assert len(at_kill.decisions) < N_JOBS or at_kill.unsent, "matching was over already"
         assert lost, "no task was in flight when the worker was killed"
         new_worker()
-        stalled = lambda: explain_stall(market, url, jobs, procs)  # noqa: E731
-        wait_for(lambda: _all_assigned(market, jobs), 120, "every job assigned", explain=stalled)
+        wait_for(
+            lambda: _all_assigned(market, jobs),
+            120,
+            "every job assigned on chain",
+            explain=stalled,
+        )
         index()  # the assignments
-        wait_for(lambda: _caught_up(market, url, jobs), 60, "the indexer", explain=stalled)
+        wait_for(
+            lambda: _caught_up(market, url, jobs),
+            60,
+            "the indexer to catch up",
+            explain=stalled,
+        )
         _assert_exactly_once(market, url, jobs)
         if redis is not None:  # the very messages the dead workers held came back
             for dead, successor in zip(workers, workers[1:], strict=False):
@@ -242,13 +253,23 @@ def test_redis_restarted_under_load_loses_and_duplicates_nothing(
         worker = procs[-1]
         jobs: list[int] = []
         stalled = lambda: explain_stall(market, url, jobs, procs)  # noqa: E731
-        wait_for(lambda: backend_state(url).verified == 32, 90, "the first wave", explain=stalled)
+        wait_for(
+            lambda: backend_state(url).verified == 32,
+            90,
+            "the first wave verified",
+            explain=stalled,
+        )
 
         # load: a wave of single attestations and half the jobs, then the restart
         for provider in market.providers:
             market.post(provider, 12)
         jobs += [market.create_job(seed=i) for i in range(N_JOBS // 2)]
-        wait_for(lambda: backend_state(url).verified > 32, 60, "the second wave", explain=stalled)
+        wait_for(
+            lambda: backend_state(url).verified > 32,
+            60,
+            "the second wave flowing",
+            explain=stalled,
+        )
         # every queued and unacknowledged message is gone, and Redis stays away long
         # enough for the worker to tear its connection down with tasks running (which
         # stopped the worker with kombu's stock transport: see backend/broker.py)
@@ -257,8 +278,18 @@ def test_redis_restarted_under_load_loses_and_duplicates_nothing(
             market.post(provider, 4)
         jobs += [market.create_job(seed=i) for i in range(N_JOBS // 2, N_JOBS)]
 
-        wait_for(lambda: _all_assigned(market, jobs), 120, "every job assigned", explain=stalled)
-        wait_for(lambda: _caught_up(market, url, jobs), 90, "every attestation", explain=stalled)
+        wait_for(
+            lambda: _all_assigned(market, jobs),
+            120,
+            "every job assigned on chain",
+            explain=stalled,
+        )
+        wait_for(
+            lambda: _caught_up(market, url, jobs),
+            90,
+            "every attestation verified",
+            explain=stalled,
+        )
         _assert_exactly_once(market, url, jobs)
         assert worker.alive() and beat.alive(), "a process died instead of reconnecting"
         assert "Connection to broker lost" in worker.log()
