@@ -256,8 +256,23 @@ def descriptor_numeric(desc: Mapping[str, Any]) -> dict[str, float]:
     """All numeric leaves of a descriptor dict (nested keys joined with '.'): a list of
     numbers gives its mean (a (min, max) range), a list of words one flag per word
     (``cpu_flags.avx512_bf16 = 1``), a categorical field one flag for its value
-    (``flags.dtype.bfloat16 = 1``); versions and seeds are left out."""
-    out: dict[str, float] = {}
+    (``flags.dtype.bfloat16 = 1``); versions and seeds are left out. A word the field does
+    not hold is left out too: :func:`descriptor_flag_fields` says which fields are there,
+    so that a featurizer can write 0 for it (absent, which is not unknown)."""
+    return _walk_descriptor(desc)[0]
+
+
+def descriptor_flag_fields(desc: Mapping[str, Any]) -> dict[str, frozenset[str]]:
+    """The word-list and categorical fields of a descriptor (nested key -> the words it
+    holds): where :func:`descriptor_numeric` makes one flag per word."""
+    return _walk_descriptor(desc)[1]
+
+
+def _walk_descriptor(
+    desc: Mapping[str, Any],
+) -> tuple[dict[str, float], dict[str, frozenset[str]]]:
+    numbers: dict[str, float] = {}
+    fields: dict[str, frozenset[str]] = {}
 
     def walk(prefix: str, obj: Any) -> None:
         if prefix.rsplit(".", 1)[-1] in _NOT_FEATURES:
@@ -266,17 +281,19 @@ def descriptor_numeric(desc: Mapping[str, Any]) -> dict[str, float]:
             for k, v in obj.items():
                 walk(f"{prefix}.{k}" if prefix else str(k), v)
         elif _is_finite_number(obj):
-            out[prefix] = float(obj)
+            numbers[prefix] = float(obj)
         elif isinstance(obj, list | tuple) and obj and all(_is_finite_number(x) for x in obj):
-            out[prefix] = float(sum(obj)) / len(obj)
+            numbers[prefix] = float(sum(obj)) / len(obj)
         elif isinstance(obj, list | tuple) and all(isinstance(x, str) for x in obj):
+            fields[prefix] = frozenset(obj)
             for word in obj:
-                out[f"{prefix}.{word}"] = 1.0
+                numbers[f"{prefix}.{word}"] = 1.0
         elif isinstance(obj, str) and prefix.rsplit(".", 1)[-1] in _CATEGORICAL:
-            out[f"{prefix}.{obj}"] = 1.0
+            fields[prefix] = frozenset([obj])
+            numbers[f"{prefix}.{obj}"] = 1.0
 
     walk("", desc)
-    return out
+    return numbers, fields
 
 
 def _is_identifier(key: str, value: Any) -> bool:

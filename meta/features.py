@@ -35,6 +35,7 @@ from sklearn.preprocessing import OneHotEncoder, StandardScaler
 from meta.descriptors import (
     ROLES,
     column_role,
+    descriptor_flag_fields,
     descriptor_numeric,
     descriptor_text,
     hardware_text,
@@ -127,6 +128,7 @@ class MetaFeaturizer(BaseEstimator):
         self.active_roles_ = [r for r in TASK_ROLES if r in self.roles_.values()]
         tasks = table.task_dicts()
         self.numeric_cols_ = [c for c in self.task_cols_ if all(_is_number(t[c]) for t in tasks)]
+        self.flag_vocab_ = self._flag_vocab(tasks)
         raw = [self._numeric_dict(t) for t in tasks]
         self.numeric_names_ = sorted({k for d in raw for k in d}) if self.use_numeric else []
         self.scaler_ = None
@@ -238,7 +240,37 @@ class MetaFeaturizer(BaseEstimator):
                 out[f"{col}.{k}"] = v
         out.update(self._derived(raw))
         out.update(task_physics(raw["model"], raw["hardware"], raw["workload"]))
+        # a word that a flag field (CPU flags, a type) does not hold is a 0, not unknown:
+        # left NaN, the scaler would map it to the mean, and a flag to the same 0 as its
+        # absence (a host without AVX-512 would look like one with it)
+        vocab = getattr(self, "flag_vocab_", {})  # models saved before it: none
+        for field in self._flag_fields(task):
+            for word in vocab.get(field, ()):
+                out.setdefault(f"{field}.{word}", 0.0)
         return out
+
+    def _flag_fields(self, task: Mapping[str, Any]) -> dict[str, frozenset[str]]:
+        """'column.field' -> the words a task's descriptors hold in each flag field."""
+        out: dict[str, frozenset[str]] = {}
+        for col in self.task_cols_:
+            value = task[col]
+            if col in self.numeric_cols_ and _is_number(value):
+                continue
+            desc = self._descriptor(self.roles_[col], value)
+            if desc is None and isinstance(value, Mapping):
+                desc = value
+            for field, words in descriptor_flag_fields(desc or {}).items():
+                out[f"{col}.{field}"] = words
+        return out
+
+    def _flag_vocab(self, tasks: Sequence[Mapping[str, Any]]) -> dict[str, tuple[str, ...]]:
+        """'column.field' -> every word the training tasks hold there: the flags a task
+        with that field has either set or not."""
+        vocab: dict[str, set[str]] = {}
+        for t in tasks:
+            for field, words in self._flag_fields(t).items():
+                vocab.setdefault(field, set()).update(words)
+        return {f: tuple(sorted(w)) for f, w in vocab.items()}
 
     def _value_numbers(self, col: str, value: Any) -> dict[str, float]:
         role = self.roles_[col]

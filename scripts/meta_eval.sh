@@ -5,6 +5,7 @@
 #   TABLE=... DESCRIPTORS=... OUT=... scripts/meta_eval.sh
 #   SPLITS="model workload" OBJECTIVES=throughput QUALITY=all scripts/meta_eval.sh  # a part
 #   MAX_FOLDS=8 scripts/meta_eval.sh     # splits with more values than 8: 8 grouped folds
+#   SELECTORS=MetaInf,SBS,VBS METAINF_PARAM='blend="physics"' ...    # fewer selectors, a variant
 #
 # For each split (leave-one-model-out, leave-one-workload-out, leave-one-hardware-out,
 # random 10-fold over tasks), objective (throughput; TTFT p50 and E2E p90, lower is better)
@@ -23,8 +24,10 @@ SPLITS="${SPLITS:-model workload hardware task}"
 OBJECTIVES="${OBJECTIVES:-throughput ttft e2e}"
 QUALITY="${QUALITY:-all exact}"
 BOOTSTRAP="${BOOTSTRAP:-1000}"
-FOLDS=()
-[[ -n "${MAX_FOLDS:-}" ]] && FOLDS=(--max-folds "$MAX_FOLDS")
+OPTIONS=()
+[[ -n "${MAX_FOLDS:-}" ]] && OPTIONS+=(--max-folds "$MAX_FOLDS")
+[[ -n "${SELECTORS:-}" ]] && OPTIONS+=(--selectors "$SELECTORS")
+[[ -n "${METAINF_PARAM:-}" ]] && OPTIONS+=(--metainf-param "$METAINF_PARAM")
 # methods that must reproduce the reference's greedy tokens (provider_agent.methods: exact)
 EXACT="$("$PY" - "$TABLE" <<'PYEOF'
 import csv, sys
@@ -50,7 +53,7 @@ for objective in $OBJECTIVES; do
       echo "== $name" >&2
       "$PY" -m metainf_cli.main meta eval --table "$TABLE" --descriptors "$DESCRIPTORS" \
         --task-cols model,hardware,workload --method-col method "${metric[@]}" "${methods[@]}" \
-        --group-by "$split" "${FOLDS[@]}" --budget-quantile 0.5 --bootstrap "$BOOTSTRAP" \
+        --group-by "$split" "${OPTIONS[@]}" --budget-quantile 0.5 --bootstrap "$BOOTSTRAP" \
         --json "$OUT/$name.json" --markdown "$OUT/$name.md" > /dev/null
     done
   done

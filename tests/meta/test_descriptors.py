@@ -4,6 +4,7 @@ import pytest
 
 from meta.descriptors import (
     column_role,
+    descriptor_flag_fields,
     descriptor_numeric,
     hardware_catalog_entry,
     model_catalog_entry,
@@ -46,6 +47,17 @@ def test_bits_and_descriptors():
     assert parse_bits("Weight = fp16, KV Cache = fp8") == {"weight_bits": 16, "kv_bits": 8}
     d = descriptor_numeric({"params": 7e9, "arch": "llama", "gpu": {"memory_gb": 80, "fp8": True}})
     assert d == {"params": 7e9, "gpu.memory_gb": 80.0, "gpu.fp8": 1.0}
+    host = {"cpu_flags": ["avx2", "fma"], "device": "cpu", "threads": 2, "v": 1}
+    assert descriptor_numeric(host) == {
+        "cpu_flags.avx2": 1.0,
+        "cpu_flags.fma": 1.0,
+        "device.cpu": 1.0,
+        "threads": 2.0,
+    }
+    assert descriptor_flag_fields(host) == {
+        "cpu_flags": frozenset({"avx2", "fma"}),
+        "device": frozenset({"cpu"}),
+    }
 
 
 def test_column_roles():

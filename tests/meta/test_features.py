@@ -75,3 +75,21 @@ def test_method_one_hot_ignores_unseen_methods(tiny_frame):
     M = f.transform_methods(["mid", "brand-new", "fast"])
     onehot = M[:, -len(t.methods) :]
     np.testing.assert_array_equal(onehot, [[0, 1, 0], [0, 0, 0], [1, 0, 0]])
+
+
+def test_a_flag_a_task_lacks_is_zero_not_unknown(tiny_frame):
+    """A host without AVX-512 must not featurize like one with it: a word a flag field
+    does not hold is 0 (before, NaN, which the scaler turned into the flag's own value)."""
+    t = PerformanceTable.from_frame(tiny_frame, ["model", "hardware", "batch"], "method", "tps")
+    desc = {
+        "hardware": {"A100": {"cpu_flags": ["avx2", "avx512f"]}, "H100": {"cpu_flags": ["avx2"]}}
+    }
+    f = MetaFeaturizer(use_embeddings=False, descriptors=desc).fit(t)
+    col = f.numeric_names_.index("hardware.cpu_flags.avx512f")
+    X = f.transform_tasks(t.task_dicts())
+    by_hw = {d["hardware"]: X[i, col] for i, d in enumerate(t.task_dicts())}
+    assert by_hw["A100"] > 0 > by_hw["H100"]
+    assert np.ptp(X[:, f.numeric_names_.index("hardware.cpu_flags.avx2")]) == 0  # all hold it
+    # a host with no descriptor says nothing about its flags: unknown, the training mean
+    unknown = f.transform_tasks([{"model": "m7b", "hardware": "L4", "batch": 1}])
+    assert unknown[0, col] == 0.0
