@@ -259,18 +259,19 @@ def descriptor_numeric(desc: Mapping[str, Any]) -> dict[str, float]:
     (``flags.dtype.bfloat16 = 1``); versions and seeds are left out. A word the field does
     not hold is left out too: :func:`descriptor_flag_fields` says which fields are there,
     so that a featurizer can write 0 for it (absent, which is not unknown)."""
-    return _walk_descriptor(desc)[0]
+    return descriptor_features(desc)[0]
 
 
 def descriptor_flag_fields(desc: Mapping[str, Any]) -> dict[str, frozenset[str]]:
     """The word-list and categorical fields of a descriptor (nested key -> the words it
     holds): where :func:`descriptor_numeric` makes one flag per word."""
-    return _walk_descriptor(desc)[1]
+    return descriptor_features(desc)[1]
 
 
-def _walk_descriptor(
+def descriptor_features(
     desc: Mapping[str, Any],
 ) -> tuple[dict[str, float], dict[str, frozenset[str]]]:
+    """Both of the above from one walk of the descriptor."""
     numbers: dict[str, float] = {}
     fields: dict[str, frozenset[str]] = {}
 

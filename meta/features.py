@@ -35,7 +35,7 @@ from sklearn.preprocessing import OneHotEncoder, StandardScaler
 from meta.descriptors import (
     ROLES,
     column_role,
-    descriptor_flag_fields,
+    descriptor_features,
     descriptor_numeric,
     descriptor_text,
     hardware_text,
@@ -49,6 +49,8 @@ from meta.physics import PAIR_FEATURES, method_physics, pair_physics, task_physi
 from meta.table import PerformanceTable
 
 TASK_ROLES = ("model", "hardware", "workload")
+# per task column: the plain numbers it gives and the flag fields (field -> words) it holds
+_ColumnFacts = tuple[dict[str, float], dict[str, frozenset[str]]]
 Descriptors = Mapping[str, Mapping[str, Mapping[str, Any]]]
 
 
@@ -229,63 +231,67 @@ class MetaFeaturizer(BaseEstimator):
 
     # ------------------------------------------------------------------ numeric
     def _numeric_dict(self, task: Mapping[str, Any]) -> dict[str, float]:
-        out: dict[str, float] = {}
-        raw = self._raw_numbers(task)
-        for col in self.task_cols_:
-            value = task[col]
-            if col in self.numeric_cols_ and _is_number(value):
-                out[col] = _signed_log(float(value))
-                continue
-            for k, v in logify(self._value_numbers(col, value)).items():
-                out[f"{col}.{k}"] = v
-        out.update(self._derived(raw))
-        out.update(task_physics(raw["model"], raw["hardware"], raw["workload"]))
+        facts = self._column_facts(task)
+        raw = self._raw_numbers(task, facts)
         # a word that a flag field (CPU flags, a type) does not hold is a 0, not unknown:
         # left NaN, the scaler would map it to the mean, and a flag to the same 0 as its
         # absence (a host without AVX-512 would look like one with it)
         vocab = getattr(self, "flag_vocab_", {})  # models saved before it: none
-        for field in self._flag_fields(task):
-            for word in vocab.get(field, ()):
-                out.setdefault(f"{field}.{word}", 0.0)
+        out: dict[str, float] = {}
+        for col in self.task_cols_:
+            if col not in facts:
+                out[col] = _signed_log(float(task[col]))
+                continue
+            numbers, fields = facts[col]
+            for k, v in logify(numbers).items():
+                out[f"{col}.{k}"] = v
+            for field in fields:
+                for word in vocab.get(f"{col}.{field}", ()):
+                    out.setdefault(f"{col}.{field}.{word}", 0.0)
+        out.update(self._derived(raw))
+        out.update(task_physics(raw["model"], raw["hardware"], raw["workload"]))
         return out
 
-    def _flag_fields(self, task: Mapping[str, Any]) -> dict[str, frozenset[str]]:
-        """'column.field' -> the words a task's descriptors hold in each flag field."""
-        out: dict[str, frozenset[str]] = {}
+    def _column_facts(self, task: Mapping[str, Any]) -> dict[str, _ColumnFacts]:
+        """Column -> the plain numbers its descriptor (or its value) gives and the flag
+        fields the descriptor holds, one descriptor walk per column; count columns (plain
+        numbers) are not in it."""
+        facts: dict[str, _ColumnFacts] = {}
         for col in self.task_cols_:
-            value = task[col]
+            role, value = self.roles_[col], task[col]
             if col in self.numeric_cols_ and _is_number(value):
                 continue
-            desc = self._descriptor(self.roles_[col], value)
+            desc = self._descriptor(role, value)
             if desc is None and isinstance(value, Mapping):
                 desc = value
-            for field, words in descriptor_flag_fields(desc or {}).items():
-                out[f"{col}.{field}"] = words
-        return out
+            if desc is not None:
+                facts[col] = descriptor_features(desc)
+            else:
+                facts[col] = (numeric_from_value(role, value), {})
+        return facts
 
     def _flag_vocab(self, tasks: Sequence[Mapping[str, Any]]) -> dict[str, tuple[str, ...]]:
         """'column.field' -> every word the training tasks hold there: the flags a task
         with that field has either set or not."""
         vocab: dict[str, set[str]] = {}
         for t in tasks:
-            for field, words in self._flag_fields(t).items():
-                vocab.setdefault(field, set()).update(words)
+            for col, (_, fields) in self._column_facts(t).items():
+                for field, words in fields.items():
+                    vocab.setdefault(f"{col}.{field}", set()).update(words)
         return {f: tuple(sorted(w)) for f, w in vocab.items()}
 
-    def _value_numbers(self, col: str, value: Any) -> dict[str, float]:
-        role = self.roles_[col]
-        desc = self._descriptor(role, value)
-        return descriptor_numeric(desc) if desc is not None else numeric_from_value(role, value)
-
-    def _raw_numbers(self, task: Mapping[str, Any]) -> dict[str, dict[str, float]]:
+    def _raw_numbers(
+        self, task: Mapping[str, Any], facts: Mapping[str, _ColumnFacts] | None = None
+    ) -> dict[str, dict[str, float]]:
         """role -> the plain numbers its columns and descriptors give (not log-scaled)."""
+        facts = self._column_facts(task) if facts is None else facts
         raw: dict[str, dict[str, float]] = {r: {} for r in TASK_ROLES}
         for col in self.task_cols_:
-            role, value = self.roles_[col], task[col]
-            if col in self.numeric_cols_ and _is_number(value):
-                raw[role][f"count:{col}"] = float(value)
+            role = self.roles_[col]
+            if col in facts:
+                raw[role].update(facts[col][0])
             else:
-                raw[role].update(self._value_numbers(col, value))
+                raw[role][f"count:{col}"] = float(task[col])
         return raw
 
     @staticmethod

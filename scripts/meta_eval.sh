@@ -14,12 +14,8 @@
 # OUT/<objective>-<quality>-<split>.{json,md}; then OUT/summary.md puts MetaInf, the single
 # best solver and the best other selector of every run side by side (bench/meta_summary.py).
 set -euo pipefail
-HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-cd "$HERE"
-PY="${PYTHON:-$HERE/.venv/bin/python}"
-TABLE="${TABLE:-data/metadataset/cpu.csv}"
+source "$(dirname "${BASH_SOURCE[0]}")/meta_env.sh"
 DESCRIPTORS="${DESCRIPTORS:-${TABLE%.csv}.descriptors.json}"
-OUT="${OUT:-out/meta/$(basename "${TABLE%.csv}")}"
 SPLITS="${SPLITS:-model workload hardware task}"
 OBJECTIVES="${OBJECTIVES:-throughput ttft e2e}"
 QUALITY="${QUALITY:-all exact}"

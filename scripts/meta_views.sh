@@ -8,11 +8,7 @@
 # The stacked run itself must be in OUT already (scripts/meta_eval.sh with the same TABLE,
 # OUT and MAX_FOLDS). A diagnosis on the outer folds: it may explain, never choose, a setting.
 set -euo pipefail
-HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-cd "$HERE"
-PY="${PYTHON:-$HERE/.venv/bin/python}"
-TABLE="${TABLE:-data/metadataset/cpu.csv}"
-OUT="${OUT:-out/meta/$(basename "${TABLE%.csv}")}"
+source "$(dirname "${BASH_SOURCE[0]}")/meta_env.sh"
 OBJECTIVE="${OBJECTIVE:-throughput}"
 QUALITY="${QUALITY:-exact}"
 SPLIT="${SPLIT:-hardware}"
